@@ -1,0 +1,53 @@
+#include "common/app/tool.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "common/core/log.h"
+
+namespace simscale::app {
+
+void AddRunOptions(config::Schema* schema, RunOptions* options) {
+  schema->Add("run.seed", &options->seed, "base seed of every random stream of the run")
+      .Min(0)
+      .Flag("seed");
+  schema->Add("run.output", &options->output, "output file or directory of the run")
+      .NonEmpty()
+      .Flag("output");
+  schema->Add("run.overwrite", &options->overwrite, "replace an existing output").Flag("overwrite");
+  schema->Add("run.resume", &options->resume, "continue an interrupted run from its output")
+      .Flag("resume");
+  schema->Add("log.level", &options->log_level, "log level of rank 0 (other ranks: warn)")
+      .OneOf({"debug", "info", "warn", "error", "off"});
+  schema->Add("log.all_ranks", &options->log_all_ranks, "every rank logs at log.level");
+  schema->AddCheck([options] {
+    if (options->overwrite && options->resume) {
+      config::Fail("run.resume", "not to be combined with run.overwrite",
+                   "both run.resume and run.overwrite set");
+    }
+  });
+}
+
+bool ParseConfig(config::Schema* schema, const RunOptions& run, const mpi::Communicator& comm,
+                 int argc, const char* const* argv) {
+  config::ParseResult result;
+  mpi::RunAgreed(comm, [&] { result = schema->Parse(argc, argv); });
+  if (result.help) {
+    if (comm.is_root()) std::cout << schema->HelpText() << std::flush;
+    return false;
+  }
+  log::SetLevel(log::ParseLevel(run.log_level));
+  log::SetAllRanksVerbose(run.log_all_ranks);
+  if (result.print_config) {
+    if (comm.is_root()) std::cout << schema->ToYaml() << std::flush;
+    return false;
+  }
+  return true;
+}
+
+void WriteResolvedConfig(const config::Schema& schema, const mpi::Communicator& comm,
+                         const std::filesystem::path& path) {
+  if (comm.is_root()) schema.WriteResolved(path);
+}
+
+}  // namespace simscale::app

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/config/config.h"
+#include "common/mpi/mpi.h"
+
+// What every executable's main() shares: the options of DESIGN.md §6 that all tools take, and the
+// parse-agree-print sequence that runs before any real collective.
+namespace simscale::app {
+
+// The options every tool takes; each is also a short flag (--seed, --output, --overwrite,
+// --resume).
+struct RunOptions {
+  int64_t seed = 0;
+  std::string output;
+  bool overwrite = false;
+  bool resume = false;
+  std::string log_level = "info";
+  bool log_all_ranks = false;
+};
+
+void AddRunOptions(config::Schema* schema, RunOptions* options);
+
+// Parses argv on every rank and agrees collectively on the outcome, so a bad key fails every rank
+// with the same message (logged once) before any other collective. Handles --help and
+// --print-config (rank 0 prints to stdout). Applies the log options. Returns false when the tool
+// should exit 0 without running.
+bool ParseConfig(config::Schema* schema, const RunOptions& run, const mpi::Communicator& comm,
+                 int argc, const char* const* argv);
+
+// Writes the resolved configuration to `path` (rank 0 only), atomically.
+void WriteResolvedConfig(const config::Schema& schema, const mpi::Communicator& comm,
+                         const std::filesystem::path& path);
+
+}  // namespace simscale::app

@@ -1,0 +1,68 @@
+// The four executables, run as users run them: --help, bad configuration, --print-config layering.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/core/atomic_file.h"
+#include "tests/support/process.h"
+
+namespace simscale {
+namespace {
+using testing_support::MpiRun;
+using testing_support::RunProcess;
+using testing_support::ToolPath;
+
+class ToolTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ToolTest, HelpListsTheCommonFlagsAndExitsZero) {
+  const auto result = RunProcess(ToolPath(GetParam()) + " --help");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  for (const char* flag :
+       {"--config", "--set", "--print-config", "--seed", "--output", "--overwrite", "--resume"}) {
+    EXPECT_NE(result.output.find(flag), std::string::npos) << flag << "\n" << result.output;
+  }
+}
+
+TEST_P(ToolTest, UnknownKeyExitsWithCode2AndNamesIt) {
+  const auto result = RunProcess(ToolPath(GetParam()) + " --set no.such_key=1");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("unknown config key 'no.such_key'"), std::string::npos)
+      << result.output;
+}
+
+TEST_P(ToolTest, BadConfigUnderMpirunFailsOnceWithoutAbort) {
+  const auto result = RunProcess(MpiRun(2) + ToolPath(GetParam()) + " --seed -4", 60);
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("config key 'run.seed'"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("MPI_ABORT"), std::string::npos) << result.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTools, ToolTest,
+                         ::testing::Values("datagen_mpi", "train_ddp", "ppo_vec", "evaluate"));
+
+TEST(DatagenCli, PrintConfigShowsLayeredValues) {
+  const auto dir = std::filesystem::temp_directory_path() / "simscale_cli_test";
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "datagen.yaml";
+  WriteFileAtomic(file, "datagen:\n  env: pick_place\n  episodes: 50\n");
+  const auto result = RunProcess(ToolPath("datagen_mpi") + " --config " + file.string() +
+                                 " --episodes 7 --print-config");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("env: pick_place"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("episodes: 7"), std::string::npos) << result.output;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DatagenCli, OutOfRangeValueNamesKeyAndExpectation) {
+  const auto result = RunProcess(ToolPath("datagen_mpi") + " --episodes 0");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find(
+                "config key 'datagen.episodes' (from command line --episodes): expected an "
+                "integer >= 1, got '0'"),
+            std::string::npos)
+      << result.output;
+}
+
+}  // namespace
+}  // namespace simscale
