@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -60,8 +62,11 @@ class ConfigTest : public ::testing::Test {
   }
 
   fs::path WriteYaml(const std::string& text) {
+    // Unique per process and test: ctest runs tests of this binary in parallel processes.
     const fs::path path = fs::temp_directory_path() /
-                          ("simscale_config_test_" + std::to_string(counter_++) + ".yaml");
+                          ("simscale_config_test_" + std::to_string(::getpid()) + "_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                           std::to_string(counter_++) + ".yaml");
     WriteFileAtomic(path, text);
     files_.push_back(path);
     return path;
