@@ -186,7 +186,6 @@ std::vector<std::string> Randomizer::ValueNames() const {
     if (!finger_geoms_.empty()) names.emplace_back("friction.fingers");
     if (!table_geoms_.empty()) names.emplace_back("friction.table");
   }
-  if (c.mass && has_object) names.emplace_back("mass.object");
   if (c.damping) {
     names.emplace_back("damping.arm");
     if (!finger_dofs_.empty()) names.emplace_back("damping.fingers");
@@ -195,6 +194,7 @@ std::vector<std::string> Randomizer::ValueNames() const {
     names.emplace_back("gains.arm");
     if (!gripper_actuators_.empty()) names.emplace_back("gains.gripper");
   }
+  if (c.mass && has_object) names.emplace_back("mass.object");
   if (c.object_size && has_object) names.emplace_back("object_size.scale");
   if (c.table && table_body_ >= 0) {
     names.emplace_back("table.dx");

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -242,12 +243,11 @@ class OsmesaContext : public GlContext {
   int width_, height_;
 };
 
-std::unique_ptr<GlContext> CreateContext(GlBackend backend, int width, int height) {
-  if (backend == GlBackend::kAuto) {
-    if (const char* env = std::getenv("MUJOCO_GL"); env != nullptr && *env != '\0') {
-      backend = ParseGlBackend(env);
-    }
-  }
+bool IsEgl(GlBackend backend) {
+  return backend == GlBackend::kEglDevice || backend == GlBackend::kEglSurfaceless;
+}
+
+std::unique_ptr<GlContext> CreateContextUnchecked(GlBackend backend, int width, int height) {
   switch (backend) {
     case GlBackend::kEglDevice:
       return std::make_unique<EglContext>(true);
@@ -277,6 +277,30 @@ std::unique_ptr<GlContext> CreateContext(GlBackend backend, int width, int heigh
       "no OpenGL platform is available for offscreen rendering; tried:" + reasons +
       "\nInstall Mesa's EGL (libegl-mesa0, libgl1-mesa-dri) or OSMesa (libosmesa6), or a GPU "
       "driver with EGL; or record no camera images.");
+}
+
+// MuJoCo resolves GL functions once, from the first platform library it finds in the process, so
+// every renderer of a process must use the same platform (EGL or OSMesa).
+std::unique_ptr<GlContext> CreateContext(GlBackend backend, int width, int height) {
+  static std::mutex mutex;
+  static std::optional<bool> process_uses_egl;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (backend == GlBackend::kAuto) {
+    if (const char* env = std::getenv("MUJOCO_GL"); env != nullptr && *env != '\0') {
+      backend = ParseGlBackend(env);
+    } else if (process_uses_egl) {
+      backend = *process_uses_egl ? GlBackend::kEglDevice : GlBackend::kOsmesa;
+    }
+  }
+  if (process_uses_egl && backend != GlBackend::kAuto && IsEgl(backend) != *process_uses_egl) {
+    throw RenderError(fmt::format(
+        "this process already renders with {}; MuJoCo supports one GL platform per process "
+        "(run another process to use {})",
+        *process_uses_egl ? "EGL" : "OSMesa", IsEgl(backend) ? "EGL" : "OSMesa"));
+  }
+  auto context = CreateContextUnchecked(backend, width, height);
+  process_uses_egl = context->name() != "osmesa";
+  return context;
 }
 
 }  // namespace

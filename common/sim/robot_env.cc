@@ -89,7 +89,7 @@ void RobotEnv::Reset(uint64_t seed, uint64_t episode_index) {
   RandomStream layout(seed, episode_index, StreamPurpose::kTaskLayout);
   ResetTask(&layout);
   mj_forward(model_, data_.get());
-  bad_qacc_baseline_ = data_->warning[mjWARN_BADQACC].number;
+  instability_baseline_ = InstabilityWarnings();
 
   result_.reward = 0.0;
   result_.terminated = result_.truncated = result_.success = result_.diverged = false;
@@ -108,8 +108,15 @@ void RobotEnv::Reset(uint64_t seed, uint64_t episode_index) {
   instruction_ = MakeInstruction(&language);
 }
 
+int RobotEnv::InstabilityWarnings() const {
+  // MuJoCo resets the state (silently, apart from these counters) when it finds non-finite
+  // positions, velocities or accelerations.
+  return data_->warning[mjWARN_BADQPOS].number + data_->warning[mjWARN_BADQVEL].number +
+         data_->warning[mjWARN_BADQACC].number;
+}
+
 bool RobotEnv::CheckDiverged() const {
-  if (data_->warning[mjWARN_BADQACC].number != bad_qacc_baseline_) return true;
+  if (InstabilityWarnings() != instability_baseline_) return true;
   for (int i = 0; i < model_->nq; ++i) {
     if (!std::isfinite(data_->qpos[i])) return true;
   }

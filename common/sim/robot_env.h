@@ -104,6 +104,7 @@ class RobotEnv {
  private:
   void RecomputeSubsteps();
   bool CheckDiverged() const;
+  int InstabilityWarnings() const;
 
   std::string name_;
   std::shared_ptr<const mjModel> shared_model_;
@@ -126,7 +127,7 @@ class RobotEnv {
   std::string instruction_;
   int substeps_ = 25;
   int64_t max_episode_steps_ = 200;
-  int bad_qacc_baseline_ = 0;
+  int instability_baseline_ = 0;
 };
 
 }  // namespace simscale::sim
