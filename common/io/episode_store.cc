@@ -217,7 +217,9 @@ EpisodeStoreWriter EpisodeStoreWriter::Create(const fs::path& path, const mpi::C
     }
   });
   State& s = *state;
-  s.file.emplace(h5::File::Create(s.partial.string(), comm.handle()));
+  // Append-only space: a crash between a round's data writes and its flush must not damage
+  // the rounds already committed (see h5::File::Create).
+  s.file.emplace(h5::File::Create(s.partial.string(), comm.handle(), /*append_only=*/true));
   const h5::Group store = s.file->CreateGroup(schema::kStoreGroup);
   s.index_group.emplace(s.file->CreateGroup(schema::kIndexGroup));
   for (const ColumnSpec& column : layout.step_columns) {

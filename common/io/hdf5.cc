@@ -732,10 +732,15 @@ bool Dataset::shuffled() const {
 // ---------------------------------------------------------------------------------------------
 // File
 
-File File::Create(const std::string& path, MPI_Comm comm) {
+File File::Create(const std::string& path, MPI_Comm comm, bool append_only) {
   InitializeLibrary();
   const Handle fapl = FileAccessProperties(path, comm);
-  Handle file(Check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()),
+  const Handle fcpl = MakePropertyList(H5P_FILE_CREATE, path);
+  if (append_only) {
+    Check(H5Pset_file_space_strategy(fcpl.get(), H5F_FSPACE_STRATEGY_NONE, false, 1),
+          "H5Pset_file_space_strategy", path, "/");
+  }
+  Handle file(Check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get()),
                     "H5Fcreate (exclusive)", path, "/"),
               H5Fclose);
   return File(std::move(file), path, comm != MPI_COMM_NULL);

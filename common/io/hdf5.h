@@ -258,7 +258,13 @@ class File : public Group {
   // parallel (MPI-IO driver, collective metadata reads and writes; collective over `comm`);
   // otherwise serial (sec2 driver). Both use the latest file format (about half the size for
   // chunked data).
-  static File Create(const std::string& path, MPI_Comm comm = MPI_COMM_NULL);
+  //
+  // With `append_only`, file space is only ever taken from the end of the file: space HDF5 frees
+  // (a compressed chunk rewritten at another size, a truncated dataset) is never reused. The file
+  // grows a little, but bytes that the last flushed metadata points to are never overwritten
+  // with other content, so a crash before the next flush cannot corrupt what was flushed.
+  static File Create(const std::string& path, MPI_Comm comm = MPI_COMM_NULL,
+                     bool append_only = false);
   static File Open(const std::string& path, Mode mode, MPI_Comm comm = MPI_COMM_NULL);
 
   // Writes every cached change to disk (collective when parallel).

@@ -27,7 +27,8 @@ class Report {
   void Add(std::string path, std::string message) {
     problems_.push_back({std::move(path), std::move(message)});
   }
-  // Adds a problem of kind `kind`, keeping at most kMaxPerKind of each kind.
+  // Adds a problem, keeping at most kMaxPerKind of each kind (named by the path it is about, such
+  // as a column); the rest are counted on one line with that path.
   void AddCapped(std::string_view kind, std::string path, std::string message) {
     const int seen = ++counts_[std::string(kind)];
     if (seen <= kMaxPerKind) Add(std::move(path), std::move(message));
@@ -234,7 +235,7 @@ class Validator {
       for (int64_t i = 0; i < episodes; ++i) {
         const int64_t t = (*length_)[static_cast<size_t>(i)];
         if (t < 1)
-          report_.AddCapped("length", at(schema::kLength, i),
+          report_.AddCapped("/episodes/index/length", at(schema::kLength, i),
                             fmt::format("is {}, expected >= 1", t));
         total += t;
       }
@@ -247,17 +248,21 @@ class Validator {
       index_usable_ = true;
     }
     if (start_step_ && length_) {
-      int64_t expected = 0;
+      // Each start against its predecessor, so one bad value is reported once or twice rather
+      // than for every later episode.
       for (int64_t i = 0; i < episodes; ++i) {
-        const int64_t s = (*start_step_)[static_cast<size_t>(i)];
+        const size_t k = static_cast<size_t>(i);
+        const int64_t s = (*start_step_)[k];
+        const int64_t expected = i == 0 ? 0 : (*start_step_)[k - 1] + (*length_)[k - 1];
         if (s != expected) {
-          report_.AddCapped("start_step", at(schema::kStartStep, i),
-                            fmt::format("is {}, expected {} (episodes are contiguous: the "
-                                        "previous start plus its length)",
-                                        s, expected));
+          report_.AddCapped(
+              "/episodes/index/start_step", at(schema::kStartStep, i),
+              i == 0 ? fmt::format("is {}, expected 0", s)
+                     : fmt::format("is {}, expected {} (start_step[{}] + length[{}]: episodes are "
+                                   "contiguous)",
+                                   s, expected, i - 1, i - 1));
           index_usable_ = false;
         }
-        expected += (*length_)[static_cast<size_t>(i)];
       }
     } else {
       index_usable_ = false;
@@ -267,7 +272,7 @@ class Validator {
         const int64_t s = (*start_obs_)[static_cast<size_t>(i)];
         const int64_t expected = (*start_step_)[static_cast<size_t>(i)] + i;
         if (s != expected) {
-          report_.AddCapped("start_obs", at(schema::kStartObs, i),
+          report_.AddCapped("/episodes/index/start_obs", at(schema::kStartObs, i),
                             fmt::format("is {}, expected {} (start_step + episode, since each "
                                         "episode has T + 1 observations)",
                                         s, expected));
@@ -281,7 +286,7 @@ class Validator {
       for (int64_t i = 0; i < episodes; ++i) {
         const int64_t value = (*episode_index)[static_cast<size_t>(i)];
         if (value != i) {
-          report_.AddCapped("episode_index", at(schema::kEpisodeIndex, i),
+          report_.AddCapped("/episodes/index/episode_index", at(schema::kEpisodeIndex, i),
                             fmt::format("is {}, expected {} (its row)", value, i));
         }
       }
@@ -293,7 +298,8 @@ class Validator {
       for (int64_t i = 0; i < episodes; ++i) {
         const int value = (**flags)[static_cast<size_t>(i)];
         if (value > 1) {
-          report_.AddCapped(name, at(name, i), fmt::format("is {}, expected 0 or 1", value));
+          report_.AddCapped(fmt::format("/{}/{}", schema::kIndexGroup, name), at(name, i),
+                            fmt::format("is {}, expected 0 or 1", value));
         }
       }
     }
@@ -419,7 +425,7 @@ class Validator {
     for (int64_t i = 0; i < committed_.episodes; ++i) {
       const std::string name = schema::DemoName(i);
       if (demo_names_.count(name) == 0) {
-        report_.AddCapped("missing demo", fmt::format("{}/{}", data_path, name), "missing");
+        report_.AddCapped(data_path, fmt::format("{}/{}", data_path, name), "missing");
         continue;
       }
       Guard(fmt::format("{}/{}", data_path, name), [&] { CheckDemo(data.OpenGroup(name), i); });
@@ -431,13 +437,13 @@ class Validator {
     const auto check_int = [&](std::string_view name, std::optional<int64_t> expected) {
       const std::string where = fmt::format("{}@{}", demo.path(), name);
       if (!demo.HasAttribute(name)) {
-        report_.AddCapped("demo attribute", where, "missing");
+        report_.AddCapped("/data/demo_*", where, "missing");
         return;
       }
       Guard(where, [&] {
         const h5::Datatype type = demo.AttributeType(name);
         if (!type.AsDType() || type.is_string()) {
-          report_.AddCapped("demo attribute", where,
+          report_.AddCapped("/data/demo_*", where,
                             fmt::format("is {}, expected an integer", type.Describe()));
           return;
         }
@@ -462,7 +468,7 @@ class Validator {
                                 hsize_t first_row) {
       const std::string where = fmt::format("{}/{}", demo.path(), name);
       if (demo.KindOf(name) != h5::ObjectKind::kDataset) {
-        report_.AddCapped("view missing", where, "missing");
+        report_.AddCapped("/data/demo_*", where, "missing");
         return;
       }
       Guard(where, [&] {
@@ -475,12 +481,12 @@ class Validator {
               fmt::format("has shape {}, expected {}", Shape(view.dims()), Shape(expected_dims)));
         }
         if (view.datatype().AsDType() != column.dtype) {
-          report_.AddCapped("view type", where,
+          report_.AddCapped("/data/demo_*", where,
                             fmt::format("has element type {}, expected {}",
                                         view.datatype().Describe(), DTypeName(column.dtype)));
         }
         if (!view.is_virtual()) {
-          report_.AddCapped("view mapping", where,
+          report_.AddCapped("/data/demo_*", where,
                             "is not a virtual dataset onto the store (a copy?)");
           return;
         }
@@ -565,7 +571,8 @@ class Validator {
     for (int64_t i = 0; i < committed_.episodes; ++i) {
       const std::string name = schema::DemoName(i);
       if (demo_names_.count(name) > 0 && owner.count(name) == 0) {
-        report_.AddCapped("mask missing", fmt::format("/{}/{}", schema::kViewsGroup, name),
+        report_.AddCapped(Slash(schema::kMaskGroup),
+                          fmt::format("/{}/{}", schema::kViewsGroup, name),
                           fmt::format("is in neither /{}/{} nor /{}/{}", schema::kMaskGroup,
                                       schema::kMaskTrain, schema::kMaskGroup, schema::kMaskValid));
       }
