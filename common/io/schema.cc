@@ -20,7 +20,7 @@ ColumnSpec ColumnSpec::LowDim(std::string name, DType dtype, std::vector<uint64_
   spec.name = std::move(name);
   spec.dtype = dtype;
   spec.row_shape = std::move(row_shape);
-  spec.gzip_level = 4;
+  spec.gzip_level = 0;
   spec.shuffle = true;
   return spec;
 }

@@ -113,8 +113,10 @@ struct ColumnSpec {
   bool shuffle = true;      // byte shuffle before deflate (ignored without gzip)
   uint64_t chunk_rows = 0;  // 0 = schema::ChunkRows of the row size
 
-  // Low-dimensional data (joint positions, actions...): gzip 4 with shuffle. See
-  // benchmarks/RESULTS.md ("HDF5 store") for the measured cost.
+  // Low-dimensional data (joint positions, actions...): unfiltered by default. gzip 4 + shuffle
+  // made each round 5-30x slower for a file about 1.5x smaller, and HDF5 1.10's filtered
+  // collective path is the less proven one at scale (benchmarks/RESULTS.md, "HDF5 store"); set
+  // gzip_level (and chunk_rows = 256) per column to trade time for space.
   static ColumnSpec LowDim(std::string name, DType dtype, std::vector<uint64_t> row_shape);
   // uint8 images (H, W, C): unfiltered by default (gzip costs as much as the rendering).
   static ColumnSpec Image(std::string name, uint64_t height, uint64_t width, uint64_t channels,

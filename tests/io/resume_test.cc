@@ -3,6 +3,7 @@
 // same store as an uninterrupted run, with every episode exactly once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -28,7 +29,9 @@ class StoreResumeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::current_path() / fmt::format("io_resume_{}.h5", info->name());
+    std::string name = info->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    path_ = fs::current_path() / fmt::format("io_resume_{}.h5", name);
     fs::remove(path_);
     fs::remove(PartialPath(path_));
   }
@@ -61,43 +64,56 @@ class StoreResumeTest : public ::testing::Test {
   fs::path path_;
 };
 
-// Rounds of the probe: 5, 1, 7, 0, 3, ... episodes (testing::RoundSize).
-TEST_F(StoreResumeTest, CrashAfterDataFlushLosesOnlyTheRoundInFlight) {
+// Where the job dies, at how many ranks, and at how many it resumes.
+struct CrashCase {
+  const char* stage;
+  int64_t round;
+  int crash_ranks;
+  int resume_ranks;
+  int64_t committed;  // episodes of the rounds before `round` (testing::RoundSize: 5, 1, 7, 0, 3)
+};
+
+class StoreCrashTest : public StoreResumeTest, public ::testing::WithParamInterface<CrashCase> {};
+
+TEST_P(StoreCrashTest, ResumeGivesTheUninterruptedStoreWithEveryEpisodeOnce) {
+  const CrashCase& c = GetParam();
   const ProcessResult crashed =
-      Probe(2, fmt::format("{} --crash-round 4 --crash-stage after_data_flush", kEpisodes));
+      Probe(c.crash_ranks,
+            fmt::format("{} --crash-round {} --crash-stage {}", kEpisodes, c.round, c.stage));
   ASSERT_NE(crashed.exit_code, 0) << crashed.output;
   ASSERT_NE(crashed.exit_code, 124) << "the crashed job hung\n" << crashed.output;
   EXPECT_FALSE(fs::exists(path_));
   ASSERT_TRUE(fs::exists(PartialPath(path_)));
   {
-    // Round 4's rows were written and flushed, but only rounds 0-3 were committed.
+    // Only the rounds before the crash are visible, intact; the round in flight is not.
     StoreReaderOptions options;
     options.allow_incomplete = true;
     const EpisodeStoreReader reader(PartialPath(path_), options);
     EXPECT_FALSE(reader.complete());
-    EXPECT_EQ(reader.num_episodes(), 5 + 1 + 7 + 0);
+    EXPECT_EQ(reader.num_episodes(), c.committed);
     for (int64_t e = 0; e < reader.num_episodes(); ++e) {
-      EXPECT_EQ(reader.ReadEpisode(e).obs_data,
-                testing::SyntheticEpisode(reader.layout(), e).obs_data);
+      const EpisodeRecord expected = testing::SyntheticEpisode(reader.layout(), e);
+      const EpisodeRecord actual = reader.ReadEpisode(e);
+      EXPECT_EQ(actual.step_data, expected.step_data) << "episode " << e;
+      EXPECT_EQ(actual.obs_data, expected.obs_data) << "episode " << e;
     }
   }
-  // Resume at another rank count.
-  const ProcessResult resumed = Probe(3, fmt::format("{} --resume", kEpisodes));
+  const ProcessResult resumed = Probe(c.resume_ranks, fmt::format("{} --resume", kEpisodes));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("committed before: 13"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find(fmt::format("committed before: {}", c.committed)),
+            std::string::npos)
+      << resumed.output;
   ExpectCompleteAndCorrect();
 }
 
-TEST_F(StoreResumeTest, CrashBeforeFlushResumesFromTheLastCommittedRound) {
-  const ProcessResult crashed =
-      Probe(3, fmt::format("{} --crash-round 2 --crash-stage after_data_write", kEpisodes));
-  ASSERT_NE(crashed.exit_code, 0) << crashed.output;
-  ASSERT_TRUE(fs::exists(PartialPath(path_)));
-  const ProcessResult resumed = Probe(1, fmt::format("{} --resume", kEpisodes));
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("committed before: 6"), std::string::npos) << resumed.output;
-  ExpectCompleteAndCorrect();
-}
+INSTANTIATE_TEST_SUITE_P(EveryStageOfARound, StoreCrashTest,
+                         ::testing::Values(CrashCase{"after_extend", 1, 4, 2, 5},
+                                           CrashCase{"after_data_write", 2, 3, 1, 6},
+                                           CrashCase{"after_data_flush", 4, 2, 3, 13},
+                                           CrashCase{"after_commit", 0, 1, 4, 5}),
+                         [](const ::testing::TestParamInfo<CrashCase>& info) {
+                           return std::string(info.param.stage);
+                         });
 
 TEST_F(StoreResumeTest, APartialFileBlocksAFreshStartAndAFinishedFileBlocksResume) {
   ASSERT_NE(

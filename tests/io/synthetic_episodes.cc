@@ -14,11 +14,14 @@ StoreLayout SyntheticLayout(bool images) {
       ColumnSpec::LowDim("dones", DType::kUInt8, {}),
       ColumnSpec::LowDim("states", DType::kFloat64, {5}),
   };
-  layout.step_columns[3].gzip_level = 0;  // one unfiltered low-dim column too
+  // Filtered and unfiltered columns: both write paths are covered.
+  layout.step_columns[0].gzip_level = 4;  // actions: gzip + shuffle
+  layout.step_columns[2].gzip_level = 1;  // dones
   layout.obs_columns = {
       ColumnSpec::LowDim("obs/ee_pos", DType::kFloat32, {3}),
       ColumnSpec::LowDim("obs/gripper", DType::kFloat64, {2}),
   };
+  layout.obs_columns[0].gzip_level = 4;
   // Small chunks, so that a few hundred rows span several chunks shared between ranks.
   layout.obs_columns[0].chunk_rows = 64;
   if (images) {

@@ -12,9 +12,10 @@
 // expects bit for bit, whatever the number of ranks or rounds that wrote it.
 namespace simscale::io::testing {
 
-// actions float32 (4,), rewards float32, dones uint8, states float64 (5,); obs/ee_pos float32
-// (3,) gzip 4, obs/gripper float64 (2,), and with images obs/agentview_image uint8 (8, 8, 3)
-// unfiltered and obs/wrist_image uint8 (4, 4, 3) gzip 1. DR values friction, mass_scale.
+// actions float32 (4,) gzip 4, rewards float32, dones uint8 gzip 1, states float64 (5,);
+// obs/ee_pos float32 (3,) gzip 4 in 64-row chunks, obs/gripper float64 (2,), and with images
+// obs/agentview_image uint8 (8, 8, 3) unfiltered and obs/wrist_image uint8 (4, 4, 3) gzip 1.
+// DR values friction, mass_scale.
 StoreLayout SyntheticLayout(bool images = true);
 
 // Length 1..50, varying irregularly with the index.
