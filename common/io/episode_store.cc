@@ -24,13 +24,8 @@ fs::path PartialPath(const fs::path& path) {
 namespace {
 
 using internal::CommittedCounts;
+using internal::Dims;
 using internal::IndexColumn;
-
-std::vector<hsize_t> Dims(uint64_t rows, const std::vector<uint64_t>& row_shape) {
-  std::vector<hsize_t> dims = {rows};
-  dims.insert(dims.end(), row_shape.begin(), row_shape.end());
-  return dims;
-}
 
 h5::Dataset CreateColumn(const h5::File& file, const ColumnSpec& column) {
   std::vector<hsize_t> max_dims = Dims(0, column.row_shape);

@@ -111,7 +111,9 @@ class EpisodeStoreWriter {
   // indices follow those of the rank before (rank 0's continue from committed_episodes()); any
   // rank may pass none. One extent change and one collective write per dataset, then a flush, the
   // committed counts, and another flush: after a crash every earlier round is intact. Bad records
-  // (sizes, lengths, indices) are reported on every rank before anything is written.
+  // (sizes, lengths, indices) are reported on every rank before anything is written, and the
+  // writer stays usable. Any other failure (HDF5, disk full) leaves the committed rounds intact;
+  // abandon the writer then, and resume.
   void AppendRound(const std::vector<EpisodeRecord>& mine);
 
   // Marks the store complete, closes it, builds the views on rank 0 (unless skipped), and renames

@@ -14,9 +14,9 @@ herr_t AppendErrorLine(unsigned depth, const H5E_error2_t* error, void* data) {
   auto* text = static_cast<std::string*>(data);
   char minor[160] = "";
   if (H5Eget_msg(error->min_num, nullptr, minor, sizeof(minor)) < 0) minor[0] = '\0';
-  fmt::format_to(std::back_inserter(*text), "\n  [{}] {}(): {}{}{}", depth,
+  fmt::format_to(std::back_inserter(*text), "\n  [{}] {}(): {}{}{}{}", depth,
                  error->func_name ? error->func_name : "?", error->desc ? error->desc : "",
-                 minor[0] != '\0' ? " — " : "", minor);
+                 minor[0] != '\0' ? " (" : "", minor, minor[0] != '\0' ? ")" : "");
   return 0;
 }
 

@@ -30,6 +30,12 @@ std::vector<IndexColumn> IndexColumns(const StoreLayout& layout) {
   return columns;
 }
 
+std::vector<hsize_t> Dims(uint64_t rows, const std::vector<uint64_t>& row_shape) {
+  std::vector<hsize_t> dims = {rows};
+  dims.insert(dims.end(), row_shape.begin(), row_shape.end());
+  return dims;
+}
+
 std::string StorePath(const ColumnSpec& column) {
   return fmt::format("{}/{}", schema::kStoreGroup, column.name);
 }

@@ -23,6 +23,9 @@ struct IndexColumn {
 // return, language, dr/<name>...
 std::vector<IndexColumn> IndexColumns(const StoreLayout& layout);
 
+// {rows, row_shape...}.
+std::vector<hsize_t> Dims(uint64_t rows, const std::vector<uint64_t>& row_shape);
+
 // "episodes/<column name>".
 std::string StorePath(const ColumnSpec& column);
 

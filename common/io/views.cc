@@ -37,12 +37,6 @@ std::vector<int64_t> ValidEpisodes(int64_t num_episodes, const ViewOptions& opti
 namespace internal {
 namespace {
 
-std::vector<hsize_t> Dims(uint64_t rows, const std::vector<uint64_t>& row_shape) {
-  std::vector<hsize_t> dims = {rows};
-  dims.insert(dims.end(), row_shape.begin(), row_shape.end());
-  return dims;
-}
-
 void WriteNames(const h5::Group& group, std::string_view name,
                 const std::vector<std::string>& names) {
   size_t width = 1;
