@@ -1,6 +1,7 @@
 #include "common/config/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -61,7 +62,9 @@ class ConfigTest : public ::testing::Test {
 
   fs::path WriteYaml(const std::string& text) {
     const fs::path path = fs::temp_directory_path() /
-                          ("simscale_config_test_" + std::to_string(counter_++) + ".yaml");
+                          // ctest runs tests as concurrent processes: the pid keeps names apart.
+                          ("simscale_config_test_" + std::to_string(getpid()) + "_" +
+                           std::to_string(counter_++) + ".yaml");
     WriteFileAtomic(path, text);
     files_.push_back(path);
     return path;
