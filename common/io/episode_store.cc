@@ -1,0 +1,568 @@
+#include "common/io/episode_store.h"
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/core/atomic_file.h"
+#include "common/core/error.h"
+#include "common/core/log.h"
+#include "common/io/store_format.h"
+
+namespace simscale::io {
+namespace fs = std::filesystem;
+
+fs::path PartialPath(const fs::path& path) {
+  fs::path partial = path;
+  partial += ".partial";
+  return partial;
+}
+
+namespace {
+
+using internal::CommittedCounts;
+using internal::Dims;
+using internal::IndexColumn;
+
+h5::Dataset CreateColumn(const h5::File& file, const ColumnSpec& column) {
+  std::vector<hsize_t> max_dims = Dims(0, column.row_shape);
+  max_dims[0] = h5::kUnlimited;
+  h5::StorageOptions storage;
+  storage.chunk = Dims(column.effective_chunk_rows(), column.row_shape);
+  storage.gzip_level = column.gzip_level;
+  storage.shuffle = column.shuffle;
+  return file.CreateDataset(internal::StorePath(column), h5::Datatype::Stored(column.dtype),
+                            h5::Dataspace::Simple(Dims(0, column.row_shape), max_dims), storage);
+}
+
+h5::Dataset CreateIndexColumn(const h5::File& file, const IndexColumn& column) {
+  h5::StorageOptions storage;
+  storage.chunk = {schema::kIndexChunkRows};
+  return file.CreateDataset(column.path, internal::IndexStoredType(column),
+                            h5::Dataspace::Simple({0}, {h5::kUnlimited}), storage);
+}
+
+// Every rank must pass the same layout, or the collective creates would hang or diverge.
+void CheckSameLayoutOnEveryRank(const mpi::Communicator& comm, const StoreLayout& layout) {
+  uint64_t hash = internal::kFnvOffset;
+  for (const std::string& part :
+       {LayoutColumnsToJson(layout), layout.env_name, layout.env_kwargs_json,
+        layout.resolved_config_yaml, layout.git_sha}) {
+    hash = internal::Fnv1a(part.data(), part.size(), hash);
+    hash = internal::Fnv1a("\0", 1, hash);
+  }
+  const std::vector<uint64_t> all = comm.AllGather(hash);
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] != all[0]) {
+      throw InvalidArgumentError(fmt::format(
+          "the store layout passed on rank {} differs from rank 0's; every rank must pass the "
+          "same layout",
+          r));
+    }
+  }
+}
+
+// Checks one rank's records against the layout (no collectives).
+void CheckRecords(const StoreLayout& layout, const std::vector<EpisodeRecord>& records) {
+  const ColumnSpec* dones = layout.FindColumn(schema::kDones);
+  size_t dones_position = 0;
+  for (size_t c = 0; c < layout.step_columns.size(); ++c) {
+    if (&layout.step_columns[c] == dones) dones_position = c;
+  }
+  for (size_t k = 0; k < records.size(); ++k) {
+    const EpisodeRecord& r = records[k];
+    const std::string what = fmt::format("episode {}", r.episode_index);
+    if (k > 0 && r.episode_index != records[0].episode_index + static_cast<int64_t>(k)) {
+      throw InvalidArgumentError(fmt::format(
+          "{}: a rank's episodes must have consecutive indices; the one before it is {}", what,
+          records[k - 1].episode_index));
+    }
+    CheckArgument(r.length >= 1, what + " length", r.length, "at least 1 step");
+    CheckArgument(r.language.size() <= schema::kLanguageBytes, what + " language", r.language,
+                  fmt::format("at most {} bytes", schema::kLanguageBytes));
+    CheckArgument(r.dr_values.size() == layout.dr_value_names.size(), what + " number of DR values",
+                  r.dr_values.size(),
+                  fmt::format("{} ({})", layout.dr_value_names.size(),
+                              fmt::join(layout.dr_value_names, ", ")));
+    CheckArgument(r.step_data.size() == layout.step_columns.size(),
+                  what + " number of step columns", r.step_data.size(),
+                  fmt::format("{}", layout.step_columns.size()));
+    CheckArgument(r.obs_data.size() == layout.obs_columns.size(),
+                  what + " number of observation columns", r.obs_data.size(),
+                  fmt::format("{}", layout.obs_columns.size()));
+    for (size_t c = 0; c < layout.step_columns.size(); ++c) {
+      const ColumnSpec& column = layout.step_columns[c];
+      const uint64_t expected = static_cast<uint64_t>(r.length) * column.row_bytes();
+      CheckArgument(
+          r.step_data[c].size() == expected,
+          fmt::format("{} column '{}' size in bytes", what, column.name), r.step_data[c].size(),
+          fmt::format("{} ({} steps x {} bytes)", expected, r.length, column.row_bytes()));
+    }
+    for (size_t c = 0; c < layout.obs_columns.size(); ++c) {
+      const ColumnSpec& column = layout.obs_columns[c];
+      const uint64_t expected = static_cast<uint64_t>(r.length + 1) * column.row_bytes();
+      CheckArgument(r.obs_data[c].size() == expected,
+                    fmt::format("{} column '{}' size in bytes", what, column.name),
+                    r.obs_data[c].size(),
+                    fmt::format("{} ({} observations x {} bytes)", expected, r.length + 1,
+                                column.row_bytes()));
+    }
+    if (dones != nullptr) {
+      const double last = ElementAsDouble(dones->dtype, r.step_data[dones_position].data(),
+                                          static_cast<size_t>(r.length - 1));
+      CheckArgument(last == 1.0, what + " dones[T-1]", last, "1 (the last step ends the episode)");
+    }
+  }
+}
+
+}  // namespace
+
+struct EpisodeStoreWriter::State {
+  fs::path path;
+  fs::path partial;
+  mpi::Communicator comm;
+  StoreLayout layout;
+  StoreWriterOptions options;
+  std::optional<h5::File> file;
+  std::optional<h5::Group> index_group;
+  std::vector<h5::Dataset> step_datasets;
+  std::vector<h5::Dataset> obs_datasets;
+  std::vector<IndexColumn> index_columns;
+  std::vector<h5::Dataset> index_datasets;
+  CommittedCounts committed;
+  int64_t rounds = 0;
+  bool finalized = false;
+  std::vector<uint8_t> scratch;
+
+  State(fs::path path_in, const mpi::Communicator& comm_in, StoreLayout layout_in,
+        StoreWriterOptions options_in)
+      : path(std::move(path_in)),
+        partial(PartialPath(path)),
+        comm(comm_in),
+        layout(std::move(layout_in)),
+        options(std::move(options_in)),
+        index_columns(internal::IndexColumns(layout)) {}
+
+  void Hook(std::string_view stage) const {
+    if (options.fault_hook) options.fault_hook(stage, rounds);
+  }
+
+  void CloseDatasets() {
+    step_datasets.clear();
+    obs_datasets.clear();
+    index_datasets.clear();
+    index_group.reset();
+  }
+};
+
+EpisodeStoreWriter::EpisodeStoreWriter(std::unique_ptr<State> state) : state_(std::move(state)) {}
+EpisodeStoreWriter::EpisodeStoreWriter(EpisodeStoreWriter&&) noexcept = default;
+EpisodeStoreWriter& EpisodeStoreWriter::operator=(EpisodeStoreWriter&&) noexcept = default;
+
+EpisodeStoreWriter::~EpisodeStoreWriter() {
+  if (!state_ || state_->finalized || !state_->file) return;
+  if (std::uncaught_exceptions() > 0) {
+    for (auto* list : {&state_->step_datasets, &state_->obs_datasets, &state_->index_datasets}) {
+      for (h5::Dataset& dataset : *list) dataset.Abandon();
+    }
+    if (state_->index_group) state_->index_group->Abandon();
+    state_->file->Abandon();
+    return;
+  }
+  try {
+    state_->CloseDatasets();
+    state_->file->Close();
+  } catch (const std::exception& error) {
+    log::Error("closing '{}' failed: {}", state_->partial.string(), error.what());
+  }
+}
+
+int64_t EpisodeStoreWriter::committed_episodes() const { return state_->committed.episodes; }
+int64_t EpisodeStoreWriter::committed_steps() const { return state_->committed.steps; }
+const StoreLayout& EpisodeStoreWriter::layout() const { return state_->layout; }
+const fs::path& EpisodeStoreWriter::path() const { return state_->path; }
+
+EpisodeStoreWriter EpisodeStoreWriter::Create(const fs::path& path, const mpi::Communicator& comm,
+                                              const StoreLayout& layout,
+                                              const StoreWriterOptions& options) {
+  mpi::RunAgreed(comm, [&] {
+    CheckLayout(layout);
+    ValidEpisodes(0, options.views);  // checks the options now rather than at the end
+  });
+  CheckSameLayoutOnEveryRank(comm, layout);
+  auto state = std::make_unique<State>(path, comm, layout, options);
+  mpi::RunAgreed(comm, [&] {
+    if (!comm.is_root()) return;
+    if (fs::exists(path) && !options.overwrite) {
+      throw InvalidArgumentError(fmt::format(
+          "'{}' exists; refusing to replace it (ask to overwrite it, or choose another output)",
+          path.string()));
+    }
+    if (fs::exists(state->partial)) {
+      if (!options.overwrite) {
+        throw InvalidArgumentError(fmt::format(
+            "'{}' exists: an interrupted run left it; resume that run, or ask to overwrite to "
+            "start again",
+            state->partial.string()));
+      }
+      fs::remove(state->partial);
+    }
+  });
+  State& s = *state;
+  // Append-only space: a crash between a round's data writes and its flush must not damage
+  // the rounds already committed (see h5::File::Create).
+  s.file.emplace(h5::File::Create(s.partial.string(), comm.handle(), /*append_only=*/true));
+  const h5::Group store = s.file->CreateGroup(schema::kStoreGroup);
+  s.index_group.emplace(s.file->CreateGroup(schema::kIndexGroup));
+  for (const ColumnSpec& column : layout.step_columns) {
+    s.step_datasets.push_back(CreateColumn(*s.file, column));
+  }
+  for (const ColumnSpec& column : layout.obs_columns) {
+    s.obs_datasets.push_back(CreateColumn(*s.file, column));
+  }
+  for (const IndexColumn& column : s.index_columns) {
+    s.index_datasets.push_back(CreateIndexColumn(*s.file, column));
+  }
+  internal::WriteLayoutAttributes(store, layout);
+  store.WriteIntAttribute(schema::kAttrComplete, 0);
+  store.WriteIntAttribute(schema::kAttrViewsBuilt, 0);
+  internal::WriteCommitted(*s.index_group, s.committed);
+  s.file->Flush();
+  return EpisodeStoreWriter(std::move(state));
+}
+
+EpisodeStoreWriter EpisodeStoreWriter::OpenForResume(const fs::path& path,
+                                                     const mpi::Communicator& comm,
+                                                     const StoreLayout& layout,
+                                                     const StoreWriterOptions& options) {
+  mpi::RunAgreed(comm, [&] { CheckLayout(layout); });
+  CheckSameLayoutOnEveryRank(comm, layout);
+  auto state = std::make_unique<State>(path, comm, layout, options);
+  State& s = *state;
+  mpi::RunAgreed(comm, [&] {
+    if (!comm.is_root() || fs::exists(s.partial)) return;
+    if (fs::exists(path)) {
+      throw InvalidArgumentError(
+          fmt::format("nothing to resume: '{}' is already complete (there is no '{}')",
+                      path.string(), s.partial.string()));
+    }
+    throw InvalidArgumentError(
+        fmt::format("nothing to resume: there is no '{}'", s.partial.string()));
+  });
+  // Rank 0 checks and repairs the file serially: truncating datasets frees file space, and
+  // HDF5 1.10.8's parallel free-space code then fails ("can't insert duplicate key") or crashes
+  // on the next allocation. Serially it works, and the space map is not kept across opens.
+  mpi::RunAgreed(comm, [&] {
+    if (!comm.is_root()) return;
+    h5::File file = h5::File::Open(s.partial.string(), h5::File::Mode::kReadWrite);
+    const StoreLayout stored = internal::ReadLayout(file);
+    const std::vector<std::string> differences = LayoutDifferences(stored, layout);
+    if (!differences.empty()) {
+      throw InvalidArgumentError(fmt::format(
+          "cannot resume '{}': the requested layout differs from the stored one:\n  - {}",
+          s.partial.string(), fmt::join(differences, "\n  - ")));
+    }
+    for (const std::string& note : LayoutNotes(stored, layout)) {
+      log::Warn("resuming '{}': {}", s.partial.string(), note);
+    }
+    const CommittedCounts committed = internal::ReadCommitted(file);
+    std::vector<std::string> damage;
+    const auto truncate = [&](const std::string& dataset_path, int64_t committed_rows) {
+      const h5::Dataset dataset = file.OpenDataset(dataset_path);
+      std::vector<hsize_t> dims = dataset.dims();
+      if (dims.empty() || dims[0] < static_cast<hsize_t>(committed_rows)) {
+        damage.push_back(fmt::format("/{} has {} rows, fewer than the {} committed", dataset_path,
+                                     dims.empty() ? 0 : dims[0], committed_rows));
+      } else if (dims[0] > static_cast<hsize_t>(committed_rows)) {
+        dims[0] = static_cast<hsize_t>(committed_rows);
+        dataset.SetExtent(dims);  // drops the rows of the round that was in flight
+      }
+    };
+    for (const ColumnSpec& column : stored.step_columns) {
+      truncate(internal::StorePath(column), committed.steps);
+    }
+    for (const ColumnSpec& column : stored.obs_columns) {
+      truncate(internal::StorePath(column), committed.obs_rows);
+    }
+    for (const IndexColumn& column : internal::IndexColumns(stored)) {
+      truncate(column.path, committed.episodes);
+    }
+    if (!damage.empty()) {
+      throw InvalidArgumentError(fmt::format("cannot resume '{}': it is damaged:\n  - {}",
+                                             s.partial.string(), fmt::join(damage, "\n  - ")));
+    }
+    // Views from an interrupted Finalize describe fewer episodes than there will be.
+    for (const std::string_view group : {schema::kViewsGroup, schema::kMaskGroup}) {
+      if (file.Exists(group)) file.Unlink(group);
+    }
+    const h5::Group store = file.OpenGroup(schema::kStoreGroup);
+    store.WriteIntAttribute(schema::kAttrComplete, 0);
+    store.WriteIntAttribute(schema::kAttrViewsBuilt, 0);
+    file.Close();
+  });
+
+  // Every rank opens the repaired file and reads the same state, so every rank makes the same
+  // calls from here on.
+  s.file.emplace(h5::File::Open(s.partial.string(), h5::File::Mode::kReadWrite, comm.handle()));
+  s.layout = internal::ReadLayout(*s.file);  // the stored storage settings, config and sha stay
+  s.committed = internal::ReadCommitted(*s.file);
+  s.index_group.emplace(s.file->OpenGroup(schema::kIndexGroup));
+  for (const ColumnSpec& column : s.layout.step_columns) {
+    s.step_datasets.push_back(s.file->OpenDataset(internal::StorePath(column)));
+  }
+  for (const ColumnSpec& column : s.layout.obs_columns) {
+    s.obs_datasets.push_back(s.file->OpenDataset(internal::StorePath(column)));
+  }
+  for (const IndexColumn& column : s.index_columns) {
+    s.index_datasets.push_back(s.file->OpenDataset(column.path));
+  }
+  log::Info("resuming '{}' after {} committed episodes ({} steps)", s.partial.string(),
+            s.committed.episodes, s.committed.steps);
+  return EpisodeStoreWriter(std::move(state));
+}
+
+void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine) {
+  State& s = *state_;
+  SIMSCALE_CHECK(!s.finalized, "AppendRound after Finalize on '{}'", s.path.string());
+  mpi::RunAgreed(s.comm, [&] { CheckRecords(s.layout, mine); });
+
+  struct RankCounts {
+    int64_t episodes;
+    int64_t steps;
+    int64_t first_index;
+  };
+  RankCounts local{static_cast<int64_t>(mine.size()), 0, mine.empty() ? -1 : mine[0].episode_index};
+  for (const EpisodeRecord& r : mine) local.steps += r.length;
+  const std::vector<RankCounts> all = s.comm.AllGather(local);
+
+  // Where this rank's rows go: after every row committed and every row of lower ranks.
+  int64_t episodes = s.committed.episodes;
+  int64_t steps = s.committed.steps;
+  int64_t my_first_episode = 0;
+  int64_t my_first_step = 0;
+  for (int r = 0; r < s.comm.size(); ++r) {
+    const RankCounts& c = all[static_cast<size_t>(r)];
+    if (c.episodes > 0 && c.first_index != episodes) {
+      // Every rank sees the same gathered counts, so every rank throws the same error.
+      throw InvalidArgumentError(fmt::format(
+          "round {} of '{}': rank {}'s first episode has index {}, expected {}: ranks hold "
+          "consecutive blocks of episodes in rank order, continuing from the {} committed",
+          s.rounds, s.partial.string(), r, c.first_index, episodes, s.committed.episodes));
+    }
+    if (r == s.comm.rank()) {
+      my_first_episode = episodes;
+      my_first_step = steps;
+    }
+    episodes += c.episodes;
+    steps += c.steps;
+  }
+  const CommittedCounts next{episodes, steps, episodes + steps};
+  if (next.episodes == s.committed.episodes) {
+    ++s.rounds;
+    return;
+  }
+
+  // One extent change per dataset, identical on every rank.
+  for (size_t c = 0; c < s.layout.step_columns.size(); ++c) {
+    s.step_datasets[c].SetExtent(
+        Dims(static_cast<uint64_t>(next.steps), s.layout.step_columns[c].row_shape));
+  }
+  for (size_t c = 0; c < s.layout.obs_columns.size(); ++c) {
+    s.obs_datasets[c].SetExtent(
+        Dims(static_cast<uint64_t>(next.obs_rows), s.layout.obs_columns[c].row_shape));
+  }
+  for (h5::Dataset& dataset : s.index_datasets) {
+    dataset.SetExtent({static_cast<hsize_t>(next.episodes)});
+  }
+  s.Hook("after_extend");
+
+  // One collective write per column: this rank's episodes are contiguous in the store.
+  const int64_t my_steps = local.steps;
+  const int64_t my_first_obs = my_first_step + my_first_episode;
+  const auto write_column = [&](bool observation, size_t c, int64_t first_row, int64_t rows) {
+    const ColumnSpec& column = observation ? s.layout.obs_columns[c] : s.layout.step_columns[c];
+    s.scratch.resize(static_cast<size_t>(rows) * column.row_bytes());
+    auto out = s.scratch.begin();
+    for (const EpisodeRecord& r : mine) {
+      const std::vector<uint8_t>& bytes = observation ? r.obs_data[c] : r.step_data[c];
+      out = std::copy(bytes.begin(), bytes.end(), out);
+    }
+    const h5::Dataset& dataset = observation ? s.obs_datasets[c] : s.step_datasets[c];
+    dataset.WriteRows(h5::Datatype::Native(column.dtype), static_cast<hsize_t>(first_row),
+                      static_cast<hsize_t>(rows), s.scratch.data());
+  };
+  for (size_t c = 0; c < s.layout.step_columns.size(); ++c) {
+    write_column(false, c, my_first_step, my_steps);
+  }
+  for (size_t c = 0; c < s.layout.obs_columns.size(); ++c) {
+    write_column(true, c, my_first_obs, my_steps + local.episodes);
+  }
+
+  // The index rows of this rank's episodes.
+  const size_t n = mine.size();
+  std::vector<int64_t> start_step(n), length(n), start_obs(n), seed(n), episode_index(n);
+  std::vector<uint8_t> success(n), diverged(n);
+  std::vector<double> episode_return(n);
+  std::vector<char> language(n * schema::kLanguageBytes, '\0');
+  std::vector<std::vector<double>> dr(s.layout.dr_value_names.size(), std::vector<double>(n));
+  int64_t step = my_first_step;
+  for (size_t k = 0; k < n; ++k) {
+    const EpisodeRecord& r = mine[k];
+    start_step[k] = step;
+    length[k] = r.length;
+    start_obs[k] = step + my_first_episode + static_cast<int64_t>(k);
+    seed[k] = r.seed;
+    episode_index[k] = r.episode_index;
+    success[k] = r.success ? 1 : 0;
+    diverged[k] = r.diverged ? 1 : 0;
+    episode_return[k] = r.episode_return;
+    std::copy(r.language.begin(), r.language.end(), language.begin() + k * schema::kLanguageBytes);
+    for (size_t d = 0; d < dr.size(); ++d) dr[d][k] = r.dr_values[d];
+    step += r.length;
+  }
+  const std::vector<const void*> index_data = {
+      start_step.data(),    length.data(),         start_obs.data(),
+      seed.data(),          success.data(),        diverged.data(),
+      episode_index.data(), episode_return.data(), language.data()};
+  for (size_t i = 0; i < s.index_columns.size(); ++i) {
+    const void* data = i < index_data.size() ? index_data[i] : dr[i - index_data.size()].data();
+    s.index_datasets[i].WriteRows(internal::IndexMemoryType(s.index_columns[i]),
+                                  static_cast<hsize_t>(my_first_episode), n, data);
+  }
+  s.Hook("after_data_write");
+  s.file->Flush();
+  s.Hook("after_data_flush");
+  // Only now do readers (and a resume) see the round.
+  internal::WriteCommitted(*s.index_group, next);
+  s.file->Flush();
+  s.committed = next;
+  s.Hook("after_commit");
+  ++s.rounds;
+}
+
+void EpisodeStoreWriter::Finalize() {
+  State& s = *state_;
+  SIMSCALE_CHECK(!s.finalized, "Finalize called twice on '{}'", s.path.string());
+  s.finalized = true;
+  s.CloseDatasets();
+  s.file->Close();
+  s.file.reset();
+  mpi::RunAgreed(s.comm, [&] {
+    if (!s.comm.is_root()) return;
+    {
+      h5::File file = h5::File::Open(s.partial.string(), h5::File::Mode::kReadWrite);
+      if (s.options.build_views) internal::BuildViews(file, s.options.views);
+      file.OpenGroup(schema::kStoreGroup).WriteIntAttribute(schema::kAttrComplete, 1);
+      file.Close();
+    }
+    FsyncPath(s.partial);
+    if (fs::exists(s.path) && !s.options.overwrite) {
+      throw InvalidArgumentError(fmt::format(
+          "'{}' appeared while the store was written; refusing to replace it. The complete store "
+          "is in '{}'",
+          s.path.string(), s.partial.string()));
+    }
+    RenameDurable(s.partial, s.path);
+  });
+  log::Info("wrote '{}': {} episodes, {} steps", s.path.string(), s.committed.episodes,
+            s.committed.steps);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+EpisodeStoreReader::EpisodeStoreReader(const fs::path& path, const StoreReaderOptions& options)
+    : path_(path), file_(h5::File::Open(path.string(), h5::File::Mode::kReadOnly)) {
+  layout_ = internal::ReadLayout(file_);
+  const h5::Group store = file_.OpenGroup(schema::kStoreGroup);
+  complete_ = store.ReadIntAttribute(schema::kAttrComplete) == 1;
+  views_built_ = store.ReadIntAttribute(schema::kAttrViewsBuilt) == 1;
+  const CommittedCounts counts = internal::ReadCommitted(file_);
+  if (!complete_ && !options.allow_incomplete) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}' is not a complete store (episodes@complete = 0): the run writing it did not finish "
+        "({} episodes committed); resume that run, or open it allowing incomplete stores",
+        path.string(), counts.episodes));
+  }
+  num_steps_ = counts.steps;
+  index_ = internal::ReadIndex(file_, layout_, counts.episodes);
+  for (const auto* list : {&layout_.step_columns, &layout_.obs_columns}) {
+    const bool observation = list == &layout_.obs_columns;
+    for (const ColumnSpec& column : *list) {
+      h5::Dataset dataset = file_.OpenDataset(internal::StorePath(column));
+      const std::vector<hsize_t> dims = dataset.dims();
+      const auto dtype = dataset.datatype().AsDType();
+      const int64_t rows = observation ? counts.obs_rows : counts.steps;
+      const bool shape_ok =
+          !dims.empty() && std::vector<uint64_t>(dims.begin() + 1, dims.end()) == column.row_shape;
+      if (!shape_ok || dims[0] < static_cast<hsize_t>(rows) || dtype != column.dtype) {
+        throw InvalidArgumentError(fmt::format(
+            "'{}': dataset /{} is ({}) {}, expected at least {} rows of ({}) {}", path.string(),
+            internal::StorePath(column), fmt::join(dims, ", "), dataset.datatype().Describe(), rows,
+            fmt::join(column.row_shape, ", "), DTypeName(column.dtype)));
+      }
+      datasets_.emplace(column.name, std::move(dataset));
+    }
+  }
+}
+
+const ColumnSpec& EpisodeStoreReader::column(std::string_view name) const {
+  if (const ColumnSpec* column = layout_.FindColumn(name)) return *column;
+  std::vector<std::string> names;
+  for (const auto* list : {&layout_.step_columns, &layout_.obs_columns}) {
+    for (const ColumnSpec& c : *list) names.push_back(c.name);
+  }
+  throw InvalidArgumentError(fmt::format("'{}' has no column '{}'; its columns are: {}",
+                                         path_.string(), name, fmt::join(names, ", ")));
+}
+
+void EpisodeStoreReader::ReadRows(std::string_view name, int64_t first_row, int64_t num_rows,
+                                  void* out) const {
+  const ColumnSpec& spec = column(name);
+  const bool observation = name.substr(0, schema::kObsPrefix.size()) == schema::kObsPrefix;
+  const int64_t rows = observation ? num_steps_ + num_episodes() : num_steps_;
+  if (first_row < 0 || num_rows < 0 || first_row + num_rows > rows) {
+    throw InvalidArgumentError(
+        fmt::format("'{}' column '{}': rows [{}, {}) are outside its {} rows", path_.string(), name,
+                    first_row, first_row + num_rows, rows));
+  }
+  datasets_.find(name)->second.ReadRows(h5::Datatype::Native(spec.dtype),
+                                        static_cast<hsize_t>(first_row),
+                                        static_cast<hsize_t>(num_rows), out);
+}
+
+std::vector<uint8_t> EpisodeStoreReader::ReadRows(std::string_view name, int64_t first_row,
+                                                  int64_t num_rows) const {
+  std::vector<uint8_t> bytes(static_cast<size_t>(std::max<int64_t>(num_rows, 0)) *
+                             column(name).row_bytes());
+  ReadRows(name, first_row, num_rows, bytes.data());
+  return bytes;
+}
+
+EpisodeRecord EpisodeStoreReader::ReadEpisode(int64_t episode) const {
+  CheckArgument(episode >= 0 && episode < num_episodes(),
+                fmt::format("'{}' episode", path_.string()), episode,
+                fmt::format("an index in [0, {})", num_episodes()));
+  const size_t e = static_cast<size_t>(episode);
+  EpisodeRecord record;
+  record.episode_index = index_.episode_index[e];
+  record.seed = index_.seed[e];
+  record.length = index_.length[e];
+  record.success = index_.success[e] != 0;
+  record.diverged = index_.diverged[e] != 0;
+  record.episode_return = index_.episode_return[e];
+  record.language = index_.language[e];
+  for (const std::vector<double>& values : index_.dr_values) record.dr_values.push_back(values[e]);
+  for (const ColumnSpec& column : layout_.step_columns) {
+    record.step_data.push_back(ReadRows(column.name, index_.start_step[e], record.length));
+  }
+  for (const ColumnSpec& column : layout_.obs_columns) {
+    record.obs_data.push_back(ReadRows(column.name, index_.start_obs[e], record.length + 1));
+  }
+  return record;
+}
+
+}  // namespace simscale::io

@@ -1,0 +1,356 @@
+#include "common/io/schema.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/core/error.h"
+#include "common/io/json.h"
+
+namespace simscale::io {
+
+std::string schema::DemoName(int64_t episode) { return fmt::format("{}{}", kDemoPrefix, episode); }
+
+ColumnSpec ColumnSpec::LowDim(std::string name, DType dtype, std::vector<uint64_t> row_shape) {
+  ColumnSpec spec;
+  spec.name = std::move(name);
+  spec.dtype = dtype;
+  spec.row_shape = std::move(row_shape);
+  spec.gzip_level = 0;
+  spec.shuffle = true;
+  return spec;
+}
+
+ColumnSpec ColumnSpec::Image(std::string name, uint64_t height, uint64_t width, uint64_t channels,
+                             int gzip_level) {
+  ColumnSpec spec;
+  spec.name = std::move(name);
+  spec.dtype = DType::kUInt8;
+  spec.row_shape = {height, width, channels};
+  spec.gzip_level = gzip_level;
+  spec.shuffle = false;  // one-byte elements: shuffling does nothing
+  return spec;
+}
+
+uint64_t ColumnSpec::row_elements() const {
+  uint64_t elements = 1;
+  for (uint64_t d : row_shape) elements *= d;
+  return elements;
+}
+
+uint64_t ColumnSpec::row_bytes() const { return row_elements() * DTypeSize(dtype); }
+
+uint64_t ColumnSpec::effective_chunk_rows() const {
+  if (chunk_rows > 0) return chunk_rows;
+  const uint64_t bytes = std::max<uint64_t>(row_bytes(), 1);
+  return std::clamp<uint64_t>(schema::kTargetChunkBytes / bytes, 1, schema::kMaxChunkRows);
+}
+
+bool ColumnSpec::operator==(const ColumnSpec& other) const {
+  return name == other.name && dtype == other.dtype && row_shape == other.row_shape &&
+         gzip_level == other.gzip_level && (gzip_level == 0 || shuffle == other.shuffle) &&
+         effective_chunk_rows() == other.effective_chunk_rows();
+}
+
+std::string ColumnSpec::Describe() const {
+  std::string text = fmt::format("{} {} ({}{})", name, DTypeName(dtype), fmt::join(row_shape, ", "),
+                                 row_shape.size() == 1 ? "," : "");
+  if (gzip_level > 0) text += fmt::format(" gzip {}{}", gzip_level, shuffle ? " shuffle" : "");
+  return text;
+}
+
+const ColumnSpec* StoreLayout::FindColumn(std::string_view name) const {
+  for (const auto* list : {&step_columns, &obs_columns}) {
+    for (const ColumnSpec& column : *list) {
+      if (column.name == name) return &column;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+bool IsPlainName(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+void CheckColumn(const ColumnSpec& column, std::string_view list,
+                 std::vector<std::string>* problems) {
+  for (uint64_t d : column.row_shape) {
+    if (d == 0) {
+      problems->push_back(fmt::format("{} column '{}': row shape ({}) has a zero dimension", list,
+                                      column.name, fmt::join(column.row_shape, ", ")));
+      break;
+    }
+  }
+  if (column.gzip_level < 0 || column.gzip_level > 9) {
+    problems->push_back(fmt::format("{} column '{}': gzip level must be 0..9, got {}", list,
+                                    column.name, column.gzip_level));
+  }
+}
+
+}  // namespace
+
+void CheckLayout(const StoreLayout& layout) {
+  std::vector<std::string> problems;
+  std::set<std::string> names;
+  for (const ColumnSpec& column : layout.step_columns) {
+    if (!IsPlainName(column.name) || column.name == "index" || column.name == "obs") {
+      problems.push_back(fmt::format(
+          "step column name '{}': expected letters, digits, '_', '-' or '.', and not 'index' or "
+          "'obs'",
+          column.name));
+    }
+    if (!names.insert(column.name).second) {
+      problems.push_back(fmt::format("step column '{}' appears twice", column.name));
+    }
+    CheckColumn(column, "step", &problems);
+  }
+  for (const ColumnSpec& column : layout.obs_columns) {
+    const std::string_view name = column.name;
+    if (name.substr(0, schema::kObsPrefix.size()) != schema::kObsPrefix ||
+        !IsPlainName(name.substr(schema::kObsPrefix.size()))) {
+      problems.push_back(
+          fmt::format("observation column name '{}': expected 'obs/<key>' with a key of letters, "
+                      "digits, '_', '-' or '.'",
+                      column.name));
+    }
+    if (!names.insert(column.name).second) {
+      problems.push_back(fmt::format("observation column '{}' appears twice", column.name));
+    }
+    CheckColumn(column, "observation", &problems);
+  }
+  const auto require = [&](std::string_view name, size_t rank) {
+    const ColumnSpec* column = nullptr;
+    for (const ColumnSpec& c : layout.step_columns) {
+      if (c.name == name) column = &c;
+    }
+    if (column == nullptr) {
+      problems.push_back(fmt::format("step column '{}' is required (robomimic reads it)", name));
+    } else if (column->row_shape.size() != rank) {
+      problems.push_back(fmt::format(
+          "step column '{}': expected rows of rank {} ({} dataset), "
+          "got row shape ({})",
+          name, rank, rank == 0 ? "a 1-D" : "a 2-D", fmt::join(column->row_shape, ", ")));
+    }
+  };
+  require(schema::kActions, 1);
+  require(schema::kRewards, 0);
+  require(schema::kDones, 0);
+  std::set<std::string> dr_names;
+  for (const std::string& name : layout.dr_value_names) {
+    if (!IsPlainName(name)) {
+      problems.push_back(
+          fmt::format("DR value name '{}': expected letters, digits, '_', '-' or '.'", name));
+    }
+    if (!dr_names.insert(name).second) {
+      problems.push_back(fmt::format("DR value name '{}' appears twice", name));
+    }
+  }
+  if (layout.env_name.empty()) problems.push_back("env_name: expected a non-empty name");
+  try {
+    const json::Value kwargs = json::Parse(layout.env_kwargs_json);
+    if (kwargs.kind != json::Value::Kind::kObject) {
+      problems.push_back(
+          fmt::format("env_kwargs: expected a JSON object, got '{}'", layout.env_kwargs_json));
+    }
+  } catch (const InvalidArgumentError& error) {
+    problems.push_back(fmt::format("env_kwargs '{}': {}", layout.env_kwargs_json, error.what()));
+  }
+  if (!problems.empty()) {
+    throw InvalidArgumentError(
+        fmt::format("invalid store layout:\n  {}", fmt::join(problems, "\n  ")));
+  }
+}
+
+namespace {
+
+void CompareColumnLists(std::string_view list, const std::vector<ColumnSpec>& stored,
+                        const std::vector<ColumnSpec>& requested, bool notes_only,
+                        std::vector<std::string>* out) {
+  for (const ColumnSpec& want : requested) {
+    const auto it = std::find_if(stored.begin(), stored.end(),
+                                 [&](const ColumnSpec& c) { return c.name == want.name; });
+    if (it == stored.end()) {
+      if (!notes_only) {
+        out->push_back(
+            fmt::format("{} column '{}' is requested but the file has none", list, want.name));
+      }
+      continue;
+    }
+    if (!notes_only) {
+      if (it->dtype != want.dtype || it->row_shape != want.row_shape) {
+        out->push_back(fmt::format("{} column '{}': the file has {} ({}), requested {} ({})", list,
+                                   want.name, DTypeName(it->dtype), fmt::join(it->row_shape, ", "),
+                                   DTypeName(want.dtype), fmt::join(want.row_shape, ", ")));
+      }
+    } else if (it->gzip_level != want.gzip_level ||
+               it->effective_chunk_rows() != want.effective_chunk_rows()) {
+      out->push_back(fmt::format(
+          "{} column '{}': keeping the file's storage (gzip {}, {} rows per chunk); requested "
+          "gzip {}, {} rows per chunk",
+          list, want.name, it->gzip_level, it->effective_chunk_rows(), want.gzip_level,
+          want.effective_chunk_rows()));
+    }
+  }
+  if (notes_only) return;
+  std::vector<std::string> stored_names;
+  std::vector<std::string> requested_names;
+  for (const ColumnSpec& c : stored) stored_names.push_back(c.name);
+  for (const ColumnSpec& c : requested) requested_names.push_back(c.name);
+  std::vector<std::string> sorted_stored = stored_names;
+  std::vector<std::string> sorted_requested = requested_names;
+  std::sort(sorted_stored.begin(), sorted_stored.end());
+  std::sort(sorted_requested.begin(), sorted_requested.end());
+  if (sorted_stored == sorted_requested && stored_names != requested_names) {
+    out->push_back(fmt::format("{} columns are in another order: the file has [{}], requested [{}]",
+                               list, fmt::join(stored_names, ", "),
+                               fmt::join(requested_names, ", ")));
+  }
+  for (const ColumnSpec& have : stored) {
+    const bool requested_too =
+        std::any_of(requested.begin(), requested.end(),
+                    [&](const ColumnSpec& c) { return c.name == have.name; });
+    if (!requested_too) {
+      out->push_back(
+          fmt::format("{} column '{}' is in the file but not requested", list, have.name));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> LayoutDifferences(const StoreLayout& stored,
+                                           const StoreLayout& requested) {
+  std::vector<std::string> out;
+  CompareColumnLists("step", stored.step_columns, requested.step_columns, false, &out);
+  CompareColumnLists("observation", stored.obs_columns, requested.obs_columns, false, &out);
+  if (stored.dr_value_names != requested.dr_value_names) {
+    out.push_back(fmt::format("DR value names: the file has [{}], requested [{}]",
+                              fmt::join(stored.dr_value_names, ", "),
+                              fmt::join(requested.dr_value_names, ", ")));
+  }
+  if (stored.env_name != requested.env_name) {
+    out.push_back(fmt::format("env_name: the file has '{}', requested '{}'", stored.env_name,
+                              requested.env_name));
+  }
+  if (stored.env_kwargs_json != requested.env_kwargs_json) {
+    out.push_back(fmt::format("env_kwargs: the file has '{}', requested '{}'",
+                              stored.env_kwargs_json, requested.env_kwargs_json));
+  }
+  return out;
+}
+
+std::vector<std::string> LayoutNotes(const StoreLayout& stored, const StoreLayout& requested) {
+  std::vector<std::string> out;
+  CompareColumnLists("step", stored.step_columns, requested.step_columns, true, &out);
+  CompareColumnLists("observation", stored.obs_columns, requested.obs_columns, true, &out);
+  if (stored.resolved_config_yaml != requested.resolved_config_yaml) {
+    out.push_back("the resolved configuration differs from the one stored; keeping the stored one");
+  }
+  if (stored.git_sha != requested.git_sha) {
+    out.push_back(fmt::format("git sha: the file was started by '{}', this is '{}'", stored.git_sha,
+                              requested.git_sha));
+  }
+  return out;
+}
+
+namespace {
+
+std::string ColumnsToJson(const std::vector<ColumnSpec>& columns) {
+  std::vector<std::string> items;
+  for (const ColumnSpec& c : columns) {
+    items.push_back(fmt::format(
+        "{{\"name\": {}, \"dtype\": \"{}\", \"row_shape\": [{}], \"gzip\": {}, \"shuffle\": {}, "
+        "\"chunk_rows\": {}}}",
+        json::Quote(c.name), DTypeName(c.dtype), fmt::join(c.row_shape, ", "), c.gzip_level,
+        c.shuffle ? "true" : "false", c.effective_chunk_rows()));
+  }
+  return fmt::format("[{}]", fmt::join(items, ", "));
+}
+
+[[noreturn]] void BadLayout(std::string_view what) {
+  throw InvalidArgumentError(fmt::format("stored layout (episodes@layout): {}", what));
+}
+
+uint64_t NonNegativeInteger(const json::Value& value, std::string_view what) {
+  if (value.kind != json::Value::Kind::kNumber || value.number < 0 ||
+      value.number != std::floor(value.number) || value.number > 9.0e15) {
+    BadLayout(fmt::format("{}: expected a non-negative integer", what));
+  }
+  return static_cast<uint64_t>(value.number);
+}
+
+std::vector<ColumnSpec> ColumnsFromJson(const json::Value* list, std::string_view key) {
+  if (list == nullptr || list->kind != json::Value::Kind::kArray) {
+    BadLayout(fmt::format("'{}' must be an array", key));
+  }
+  std::vector<ColumnSpec> columns;
+  for (const json::Value& item : list->array) {
+    const json::Value* name = item.Find("name");
+    const json::Value* dtype = item.Find("dtype");
+    const json::Value* shape = item.Find("row_shape");
+    const json::Value* gzip = item.Find("gzip");
+    const json::Value* shuffle = item.Find("shuffle");
+    const json::Value* chunk = item.Find("chunk_rows");
+    if (name == nullptr || name->kind != json::Value::Kind::kString || dtype == nullptr ||
+        dtype->kind != json::Value::Kind::kString || shape == nullptr ||
+        shape->kind != json::Value::Kind::kArray || gzip == nullptr || shuffle == nullptr ||
+        shuffle->kind != json::Value::Kind::kBool || chunk == nullptr) {
+      BadLayout(
+          fmt::format("an entry of '{}' lacks name, dtype, row_shape, gzip, shuffle or "
+                      "chunk_rows",
+                      key));
+    }
+    ColumnSpec column;
+    column.name = name->string;
+    column.dtype = ParseDType(dtype->string);
+    for (const json::Value& d : shape->array) {
+      column.row_shape.push_back(NonNegativeInteger(d, column.name + " row_shape"));
+    }
+    column.gzip_level = static_cast<int>(NonNegativeInteger(*gzip, column.name + " gzip"));
+    column.shuffle = shuffle->boolean;
+    column.chunk_rows = NonNegativeInteger(*chunk, column.name + " chunk_rows");
+    columns.push_back(std::move(column));
+  }
+  return columns;
+}
+
+}  // namespace
+
+std::string LayoutColumnsToJson(const StoreLayout& layout) {
+  return fmt::format("{{\"step_columns\": {}, \"obs_columns\": {}, \"dr_value_names\": {}}}",
+                     ColumnsToJson(layout.step_columns), ColumnsToJson(layout.obs_columns),
+                     json::StringArray(layout.dr_value_names));
+}
+
+void LayoutColumnsFromJson(std::string_view json_text, StoreLayout* layout) {
+  json::Value root;
+  try {
+    root = json::Parse(json_text);
+  } catch (const InvalidArgumentError& error) {
+    BadLayout(error.what());
+  }
+  layout->step_columns = ColumnsFromJson(root.Find("step_columns"), "step_columns");
+  layout->obs_columns = ColumnsFromJson(root.Find("obs_columns"), "obs_columns");
+  const json::Value* dr = root.Find("dr_value_names");
+  if (dr == nullptr || dr->kind != json::Value::Kind::kArray) {
+    BadLayout("'dr_value_names' must be an array of strings");
+  }
+  layout->dr_value_names.clear();
+  for (const json::Value& name : dr->array) {
+    if (name.kind != json::Value::Kind::kString) {
+      BadLayout("'dr_value_names' must be an array of strings");
+    }
+    layout->dr_value_names.push_back(name.string);
+  }
+}
+
+}  // namespace simscale::io

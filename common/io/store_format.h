@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/io/episode_store.h"
+#include "common/io/hdf5.h"
+#include "common/io/schema.h"
+
+// Pieces of the store format shared by the writer, the reader, the views and the validator.
+// Internal to common/io.
+namespace simscale::io::internal {
+
+// One column of episodes/index/.
+struct IndexColumn {
+  std::string path;  // from the file root, e.g. "episodes/index/start_step"
+  bool is_language = false;
+  DType dtype = DType::kInt64;  // unless is_language
+};
+
+// In a fixed order: start_step, length, start_obs, seed, success, diverged, episode_index,
+// return, language, dr/<name>...
+std::vector<IndexColumn> IndexColumns(const StoreLayout& layout);
+
+// {rows, row_shape...}.
+std::vector<hsize_t> Dims(uint64_t rows, const std::vector<uint64_t>& row_shape);
+
+// "episodes/<column name>".
+std::string StorePath(const ColumnSpec& column);
+
+// The stored type of an index column.
+h5::Datatype IndexStoredType(const IndexColumn& column);
+h5::Datatype IndexMemoryType(const IndexColumn& column);
+
+// Writes every layout attribute of episodes/ (schema version, layout JSON, env, config, git sha).
+void WriteLayoutAttributes(const h5::Group& store, const StoreLayout& layout);
+
+// Reads the layout from episodes/ attributes. Throws InvalidArgumentError naming the file when it
+// is not a store of this schema version.
+StoreLayout ReadLayout(const h5::File& file);
+
+struct CommittedCounts {
+  int64_t episodes = 0;
+  int64_t steps = 0;
+  int64_t obs_rows = 0;
+};
+CommittedCounts ReadCommitted(const h5::File& file);
+void WriteCommitted(const h5::Group& index_group, const CommittedCounts& counts);
+
+// FNV-1a, 64 bits, continuing from `hash` (start with kFnvOffset).
+inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+uint64_t Fnv1a(const void* data, size_t bytes, uint64_t hash = kFnvOffset);
+
+// Creates (replacing any) the robomimic views and masks in a serially opened store file, then
+// sets episodes@views_built.
+void BuildViews(const h5::File& file, const ViewOptions& options);
+
+// Reads the first `episodes` rows of every index column.
+StoreIndex ReadIndex(const h5::File& file, const StoreLayout& layout, int64_t episodes);
+
+}  // namespace simscale::io::internal

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Loads a SimScale dataset the way robomimic's SequenceDataset does and checks it.
+
+Usage: robomimic_compat.py FILE [--synthetic]
+
+Mimics robomimic (d309eae) utils/file_utils.py and utils/dataset.py: SWMR open with
+libver='latest', env_args JSON with an integer 'type', demos sorted by int(name[5:]),
+@num_samples, 2-D actions, every obs/<k> and next_obs/<k>, and the mask filter keys decoded to
+demo names. Then checks next_obs[t] == obs[t+1] within each episode and every view against the
+store it is a view of. With --synthetic (a file of tests/io/synthetic_episodes), also checks
+actions and obs/ee_pos against the generator's formulas. Uses only h5py and numpy (Debian's python3-h5py). Exit code 0 on success;
+each failed check prints a line.
+"""
+import json
+import sys
+
+import h5py
+import numpy as np
+
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+
+
+def main(path, synthetic):
+    # robomimic: h5py.File(hdf5_path, "r", swmr=hdf5_use_swmr, libver="latest")
+    with h5py.File(path, "r", swmr=True, libver="latest") as f:
+        # robomimic: FileUtils.get_env_metadata_from_dataset -> json.loads(f["data"].attrs["env_args"])
+        env_meta = json.loads(f["data"].attrs["env_args"])
+        check(isinstance(env_meta.get("type"), int), f"env_args type is not an int: {env_meta}")
+        check(env_meta["type"] == 2, f"env_args type {env_meta['type']} != 2 (GYM_TYPE)")
+        check(isinstance(env_meta.get("env_name"), str), "env_args has no env_name")
+        check(isinstance(env_meta.get("env_kwargs"), dict), "env_args has no env_kwargs dict")
+
+        # robomimic: demos = list(f["data"].keys()); sorted by int(elem[5:])
+        demos = list(f["data"].keys())
+        inds = np.argsort([int(elem[5:]) for elem in demos])
+        demos = [demos[i] for i in inds]
+        check(demos == [f"demo_{i}" for i in range(len(demos))], "demo names are not demo_0..N-1")
+
+        store = f["episodes"]
+        index = store["index"]
+        start_step = index["start_step"][()]
+        start_obs = index["start_obs"][()]
+        lengths = index["length"][()]
+        check(len(demos) == len(lengths), f"{len(demos)} demos for {len(lengths)} episodes")
+
+        # robomimic: shapes from the first demo
+        obs_keys = sorted(f[f"data/{demos[0]}/obs"].keys())
+        check(obs_keys == sorted(f[f"data/{demos[0]}/next_obs"].keys()),
+              "obs and next_obs keys differ")
+        total = 0
+        for i, ep in enumerate(demos):
+            demo = f[f"data/{ep}"]
+            # robomimic: SequenceDataset.load_demo_info
+            num_samples = demo.attrs["num_samples"]
+            total += num_samples
+            check(num_samples == lengths[i], f"{ep} num_samples {num_samples} != {lengths[i]}")
+            # robomimic: file_utils asserts len(actions.shape) == 2
+            actions = demo["actions"][()]
+            check(actions.ndim == 2, f"{ep}/actions is {actions.ndim}-D")
+            check(actions.shape[0] == num_samples, f"{ep}/actions has {actions.shape[0]} rows")
+            s, o, T = start_step[i], start_obs[i], lengths[i]
+            for key in ("actions", "rewards", "dones", "states"):
+                if key in demo:
+                    check(np.array_equal(demo[key][()], store[key][s:s + T]),
+                          f"{ep}/{key} differs from episodes/{key}[{s}:{s + T}]")
+            if synthetic:
+                t = np.arange(T)[:, None]
+                j = np.arange(actions.shape[1])[None, :]
+                check(np.array_equal(actions, (0.5 * (i * 1000 + t * 10 + j)).astype(np.float32)),
+                      f"{ep}/actions differ from the synthetic episode {i}")
+                ee_pos = demo["obs/ee_pos"][()]
+                expected = (i + 0.25 * t + 0.125 * np.arange(3)[None, :]).astype(np.float32)
+                check(np.array_equal(ee_pos, expected), f"{ep}/obs/ee_pos differs from episode {i}")
+            dones = demo["dones"][()]
+            check(dones[-1] == 1, f"{ep}/dones[-1] is {dones[-1]}")
+            for key in obs_keys:
+                obs = demo[f"obs/{key}"][()]
+                next_obs = demo[f"next_obs/{key}"][()]
+                check(obs.shape[0] == num_samples, f"{ep}/obs/{key} has {obs.shape[0]} rows")
+                check(next_obs.shape == obs.shape, f"{ep}/next_obs/{key} shape {next_obs.shape}")
+                check(np.array_equal(next_obs[:-1], obs[1:]),
+                      f"{ep}: next_obs/{key}[t] != obs/{key}[t+1]")
+                block = store[f"obs/{key}"][o:o + T + 1]
+                check(np.array_equal(obs, block[:-1]), f"{ep}/obs/{key} differs from the store")
+                check(np.array_equal(next_obs, block[1:]),
+                      f"{ep}/next_obs/{key} differs from the store")
+                if obs.dtype == np.uint8:
+                    check(obs.ndim == 4 and obs.shape[-1] == 3,
+                          f"{ep}/obs/{key} is not (T, H, W, 3) uint8")
+            check(demo.attrs["seed"] == index["seed"][i], f"{ep}@seed")
+            check(demo.attrs["success"] == index["success"][i], f"{ep}@success")
+        check(f["data"].attrs["total"] == total, f"data@total {f['data'].attrs['total']} != {total}")
+
+        # robomimic: FileUtils.get_demos_for_filter_key
+        names = set(demos)
+        seen = []
+        for key in ("train", "valid"):
+            mask = [elem.decode("utf-8") for elem in np.array(f[f"mask/{key}"][:])]
+            check(f[f"mask/{key}"].dtype.kind == "S", f"mask/{key} is not a byte-string array")
+            missing = [m for m in mask if m not in names]
+            check(not missing, f"mask/{key} names missing demos: {missing}")
+            seen += mask
+        check(sorted(seen) == sorted(demos), "masks do not cover every demo exactly once")
+
+    for line in failures:
+        print("FAIL:", line)
+    print(f"{path}: {len(demos)} demos, {total} samples, {len(obs_keys)} obs keys, "
+          f"{len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], "--synthetic" in sys.argv[2:]))
