@@ -75,10 +75,10 @@ void CheckRecords(const StoreLayout& layout, const std::vector<EpisodeRecord>& r
   for (size_t k = 0; k < records.size(); ++k) {
     const EpisodeRecord& r = records[k];
     const std::string what = fmt::format("episode {}", r.episode_index);
-    if (k > 0 && r.episode_index != records[0].episode_index + static_cast<int64_t>(k)) {
-      throw InvalidArgumentError(fmt::format(
-          "{}: a rank's episodes must have consecutive indices; the one before it is {}", what,
-          records[k - 1].episode_index));
+    if (k > 0 && r.episode_index <= records[k - 1].episode_index) {
+      throw InvalidArgumentError(
+          fmt::format("{}: a rank's episodes must have increasing indices; the one before it is {}",
+                      what, records[k - 1].episode_index));
     }
     CheckArgument(r.length >= 1, what + " length", r.length, "at least 1 step");
     CheckArgument(r.language.size() <= schema::kLanguageBytes, what + " language", r.language,
@@ -182,6 +182,7 @@ EpisodeStoreWriter::~EpisodeStoreWriter() {
 
 int64_t EpisodeStoreWriter::committed_episodes() const { return state_->committed.episodes; }
 int64_t EpisodeStoreWriter::committed_steps() const { return state_->committed.steps; }
+int64_t EpisodeStoreWriter::committed_generation() const { return state_->committed.generated; }
 const StoreLayout& EpisodeStoreWriter::layout() const { return state_->layout; }
 const fs::path& EpisodeStoreWriter::path() const { return state_->path; }
 
@@ -324,7 +325,8 @@ EpisodeStoreWriter EpisodeStoreWriter::OpenForResume(const fs::path& path,
   return EpisodeStoreWriter(std::move(state));
 }
 
-void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine) {
+void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine,
+                                     int64_t generated_through) {
   State& s = *state_;
   SIMSCALE_CHECK(!s.finalized, "AppendRound after Finalize on '{}'", s.path.string());
   mpi::RunAgreed(s.comm, [&] { CheckRecords(s.layout, mine); });
@@ -333,34 +335,54 @@ void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine) {
     int64_t episodes;
     int64_t steps;
     int64_t first_index;
+    int64_t last_index;
   };
-  RankCounts local{static_cast<int64_t>(mine.size()), 0, mine.empty() ? -1 : mine[0].episode_index};
+  RankCounts local{static_cast<int64_t>(mine.size()), 0,
+                   mine.empty() ? -1 : mine.front().episode_index,
+                   mine.empty() ? -1 : mine.back().episode_index};
   for (const EpisodeRecord& r : mine) local.steps += r.length;
   const std::vector<RankCounts> all = s.comm.AllGather(local);
 
-  // Where this rank's rows go: after every row committed and every row of lower ranks.
+  // Where this rank's rows go: after every row committed and every row of lower ranks. Episode
+  // indices (generation order) increase in rank order and continue after the committed ones;
+  // without filtering they are exactly the store rows.
   int64_t episodes = s.committed.episodes;
   int64_t steps = s.committed.steps;
+  int64_t next_index = s.committed.generated;
   int64_t my_first_episode = 0;
   int64_t my_first_step = 0;
   for (int r = 0; r < s.comm.size(); ++r) {
     const RankCounts& c = all[static_cast<size_t>(r)];
-    if (c.episodes > 0 && c.first_index != episodes) {
+    if (c.episodes > 0 && c.first_index < next_index) {
       // Every rank sees the same gathered counts, so every rank throws the same error.
       throw InvalidArgumentError(fmt::format(
-          "round {} of '{}': rank {}'s first episode has index {}, expected {}: ranks hold "
-          "consecutive blocks of episodes in rank order, continuing from the {} committed",
-          s.rounds, s.partial.string(), r, c.first_index, episodes, s.committed.episodes));
+          "round {} of '{}': rank {}'s first episode has index {}, expected at least {}: ranks "
+          "hold blocks of increasing episode indices in rank order, continuing after the {} "
+          "generated so far",
+          s.rounds, s.partial.string(), r, c.first_index, next_index, s.committed.generated));
     }
     if (r == s.comm.rank()) {
       my_first_episode = episodes;
       my_first_step = steps;
     }
+    if (c.episodes > 0) next_index = c.last_index + 1;
     episodes += c.episodes;
     steps += c.steps;
   }
-  const CommittedCounts next{episodes, steps, episodes + steps};
+  if (generated_through < 0) generated_through = next_index;
+  if (generated_through < next_index) {
+    throw InvalidArgumentError(
+        fmt::format("round {} of '{}': generated_through {} is below the next episode index {}",
+                    s.rounds, s.partial.string(), generated_through, next_index));
+  }
+  const CommittedCounts next{episodes, steps, episodes + steps, generated_through};
   if (next.episodes == s.committed.episodes) {
+    if (next.generated != s.committed.generated) {
+      // Nothing stored (every episode of the round filtered out), but the generation advanced.
+      internal::WriteCommitted(*s.index_group, next);
+      s.file->Flush();
+      s.committed = next;
+    }
     ++s.rounds;
     return;
   }

@@ -107,14 +107,17 @@ class EpisodeStoreWriter {
   // on one unwinding rank would hang). The file keeps its committed rounds either way.
   ~EpisodeStoreWriter();
 
-  // Appends one round: `mine` holds this rank's episodes, a consecutive block whose global
-  // indices follow those of the rank before (rank 0's continue from committed_episodes()); any
-  // rank may pass none. One extent change and one collective write per dataset, then a flush, the
-  // committed counts, and another flush: after a crash every earlier round is intact. Bad records
-  // (sizes, lengths, indices) are reported on every rank before anything is written, and the
-  // writer stays usable. Any other failure (HDF5, disk full) leaves the committed rounds intact;
-  // abandon the writer then, and resume.
-  void AppendRound(const std::vector<EpisodeRecord>& mine);
+  // Appends one round: `mine` holds this rank's episodes, with increasing global (generation)
+  // indices that follow those of the rank before (rank 0's continue from
+  // committed_generation()); any rank may pass none. Without filtering the indices are
+  // consecutive and equal the store rows. `generated_through` (the same on every rank) is the
+  // generation index after this round, counting episodes the caller chose not to store; -1 means
+  // one past the last stored index. One extent change and one collective write per dataset, then
+  // a flush, the committed counts, and another flush: after a crash every earlier round is
+  // intact. Bad records (sizes, lengths, indices) are reported on every rank before anything is
+  // written, and the writer stays usable. Any other failure (HDF5, disk full) leaves the
+  // committed rounds intact; abandon the writer then, and resume.
+  void AppendRound(const std::vector<EpisodeRecord>& mine, int64_t generated_through = -1);
 
   // Marks the store complete, closes it, builds the views on rank 0 (unless skipped), and renames
   // `<path>.partial` to `path` durably. The writer is unusable afterwards.
@@ -122,6 +125,8 @@ class EpisodeStoreWriter {
 
   int64_t committed_episodes() const;
   int64_t committed_steps() const;
+  // Where generation continues: committed_episodes() plus the episodes generated but not stored.
+  int64_t committed_generation() const;
   const StoreLayout& layout() const;
   const std::filesystem::path& path() const;
 

@@ -14,7 +14,8 @@
 //     @schema_version @layout (JSON) @env_name @env_kwargs (JSON) @config_yaml @git_sha
 //     @complete (0/1) @views_built (0/1)
 //     index/                  one row per episode, appended every round
-//       @committed_episodes @committed_steps @committed_obs_rows   (the crash-safe prefix)
+//       @committed_episodes @committed_steps @committed_obs_rows @committed_generated
+//                             (the crash-safe prefix)
 //       start_step length start_obs seed episode_index (int64) success diverged (uint8)
 //       return (float64) language (fixed-width bytes) dr/<name> (float64)
 //     <step column>           (ΣT, ...) e.g. actions, rewards, dones, states
@@ -72,6 +73,9 @@ inline constexpr std::string_view kAttrViewsBuilt = "views_built";
 inline constexpr std::string_view kAttrCommittedEpisodes = "committed_episodes";
 inline constexpr std::string_view kAttrCommittedSteps = "committed_steps";
 inline constexpr std::string_view kAttrCommittedObsRows = "committed_obs_rows";
+// Episodes generated so far (stored or not): where a resumed run continues generating. Equals
+// committed_episodes unless the writer was told that some generated episodes were not stored.
+inline constexpr std::string_view kAttrCommittedGenerated = "committed_generated";
 
 // Attributes of data/ (robomimic's, then ours).
 inline constexpr std::string_view kAttrEnvArgs = "env_args";

@@ -97,12 +97,16 @@ CommittedCounts ReadCommitted(const h5::File& file) {
   counts.episodes = index.ReadIntAttribute(schema::kAttrCommittedEpisodes);
   counts.steps = index.ReadIntAttribute(schema::kAttrCommittedSteps);
   counts.obs_rows = index.ReadIntAttribute(schema::kAttrCommittedObsRows);
+  counts.generated = index.HasAttribute(schema::kAttrCommittedGenerated)
+                         ? index.ReadIntAttribute(schema::kAttrCommittedGenerated)
+                         : counts.episodes;
   if (counts.episodes < 0 || counts.steps < 0 ||
-      counts.obs_rows != counts.steps + counts.episodes) {
+      counts.obs_rows != counts.steps + counts.episodes || counts.generated < counts.episodes) {
     throw InvalidArgumentError(fmt::format(
         "'{}': inconsistent committed counts in /{}: {} episodes, {} steps, {} observation rows "
-        "(expected steps + episodes)",
-        file.file_name(), schema::kIndexGroup, counts.episodes, counts.steps, counts.obs_rows));
+        "(expected steps + episodes), {} generated (expected at least the episodes)",
+        file.file_name(), schema::kIndexGroup, counts.episodes, counts.steps, counts.obs_rows,
+        counts.generated));
   }
   return counts;
 }
@@ -111,6 +115,7 @@ void WriteCommitted(const h5::Group& index_group, const CommittedCounts& counts)
   index_group.WriteIntAttribute(schema::kAttrCommittedEpisodes, counts.episodes);
   index_group.WriteIntAttribute(schema::kAttrCommittedSteps, counts.steps);
   index_group.WriteIntAttribute(schema::kAttrCommittedObsRows, counts.obs_rows);
+  index_group.WriteIntAttribute(schema::kAttrCommittedGenerated, counts.generated);
 }
 
 uint64_t Fnv1a(const void* data, size_t bytes, uint64_t hash) {

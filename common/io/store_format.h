@@ -44,6 +44,7 @@ struct CommittedCounts {
   int64_t episodes = 0;
   int64_t steps = 0;
   int64_t obs_rows = 0;
+  int64_t generated = 0;  // >= episodes; the next generation index
 };
 CommittedCounts ReadCommitted(const h5::File& file);
 void WriteCommitted(const h5::Group& index_group, const CommittedCounts& counts);

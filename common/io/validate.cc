@@ -283,11 +283,15 @@ class Validator {
       index_usable_ = false;
     }
     if (episode_index) {
+      // Generation indices increase with the row (equal to it unless episodes were filtered).
       for (int64_t i = 0; i < episodes; ++i) {
         const int64_t value = (*episode_index)[static_cast<size_t>(i)];
-        if (value != i) {
+        const int64_t previous = i > 0 ? (*episode_index)[static_cast<size_t>(i - 1)] : -1;
+        if (value < i || value <= previous) {
           report_.AddCapped("/episodes/index/episode_index", at(schema::kEpisodeIndex, i),
-                            fmt::format("is {}, expected {} (its row)", value, i));
+                            fmt::format("is {}, expected an index >= {} (its row) and above the "
+                                        "previous row's {}",
+                                        value, i, previous));
         }
       }
     }
