@@ -13,7 +13,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs" --target datagen_mpi train_ddp ppo_vec evaluate
 
 mpirun=(mpirun --allow-run-as-root -n 2)
-"${mpirun[@]}" build/bin/datagen_mpi --env reach --episodes 4 --output "$out/reach.h5" --overwrite
+"${mpirun[@]}" build/bin/datagen_mpi --config configs/datagen_reach_debug.yaml \
+    --output "$out/reach.h5" --overwrite
+"${mpirun[@]}" build/bin/datagen_mpi --config configs/datagen_pick_place_debug.yaml \
+    --output "$out/pick_place.h5" --overwrite
+build/bin/datagen_mpi --stats "$out/pick_place.h5"
 "${mpirun[@]}" build/bin/train_ddp --model bc --steps 10 --set train.warmup_steps=0 \
     --dataset "$out/reach.h5" --output "$out/bc_reach" --overwrite
 "${mpirun[@]}" build/bin/ppo_vec --env reach --total-steps 1000 --output "$out/ppo_reach" --overwrite

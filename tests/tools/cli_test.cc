@@ -66,3 +66,34 @@ TEST(DatagenCli, OutOfRangeValueNamesKeyAndExpectation) {
 
 }  // namespace
 }  // namespace simscale
+
+namespace simscale {
+namespace {
+
+// Every shipped config parses with its tool (the file name says which: datagen_*, train_* /
+// bc_* / vla_*, eval_*, ppo_*).
+TEST(ShippedConfigs, EveryConfigParsesWithItsTool) {
+  const std::filesystem::path dir = std::filesystem::path(SIMSCALE_SOURCE_DIR) / "configs";
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    const std::string name = entry.path().filename().string();
+    std::string tool;
+    if (name.rfind("datagen_", 0) == 0) tool = "datagen_mpi";
+    if (name.rfind("bc_", 0) == 0 || name.rfind("vla_", 0) == 0 || name.rfind("train_", 0) == 0) {
+      tool = "train_ddp";
+    }
+    if (name.rfind("eval_", 0) == 0) tool = "evaluate";
+    if (name.rfind("ppo_", 0) == 0) tool = "ppo_vec";
+    ASSERT_FALSE(tool.empty()) << name << ": no tool for this config name";
+    const auto result =
+        testing_support::RunProcess(testing_support::ToolPath(tool) + " --config " +
+                                    entry.path().string() + " --print-config");
+    EXPECT_EQ(result.exit_code, 0) << name << "\n" << result.output;
+    ++checked;
+  }
+  EXPECT_GE(checked, 4);
+}
+
+}  // namespace
+}  // namespace simscale
