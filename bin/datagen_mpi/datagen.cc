@@ -326,6 +326,7 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
   progress_options.line_interval = std::chrono::duration<double>(config.progress_interval);
   Progress progress(config.episodes - resumed_from, progress_options);
   double hdf5_seconds = 0.0;
+  double wait_seconds = 0.0;
   const int64_t round_size = config.episodes_per_round * comm.size();
   int64_t dropped = 0;
   while (next_episode < config.episodes) {
@@ -340,6 +341,10 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
       }
       records.push_back(std::move(record));
     }
+    // Waiting for the slowest rank of the round is load imbalance, not HDF5: time it apart.
+    const auto wait_start = Clock::now();
+    comm.Barrier();
+    wait_seconds += Seconds(wait_start);
     const auto write_start = Clock::now();
     writer->AppendRound(records, round.end);
     hdf5_seconds += Seconds(write_start);
@@ -355,18 +360,23 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
 
   // Job-wide accounting: the slowest rank bounds the wall time.
   struct Totals {
-    double simulation, render, hdf5;
+    double simulation, render, hdf5, wait;
     int64_t steps, dropped;
   };
-  const Totals mine{generator->simulation_seconds(), generator->render_seconds(), hdf5_seconds,
-                    generator->steps(), dropped};
+  const Totals mine{generator->simulation_seconds(),
+                    generator->render_seconds(),
+                    hdf5_seconds,
+                    wait_seconds,
+                    generator->steps(),
+                    dropped};
   const auto all = comm.AllGather(mine);
-  Totals sum{0, 0, 0, 0, 0};
+  Totals sum{0, 0, 0, 0, 0, 0};
   double max_hdf5 = 0;
   for (const Totals& t : all) {
     sum.simulation += t.simulation;
     sum.render += t.render;
     sum.hdf5 += t.hdf5;
+    sum.wait += t.wait;
     sum.steps += t.steps;
     sum.dropped += t.dropped;
     max_hdf5 = std::max(max_hdf5, t.hdf5);
@@ -380,18 +390,19 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
         generated, writer->committed_episodes(), sum.dropped, sum.steps, wall, generated / wall,
         sum.steps / wall);
     log::Info(
-        "datagen_mpi: time per rank (mean): simulation {:.2f} s, rendering {:.2f} s, HDF5 "
-        "appends {:.2f} s ({:.1f}% of wall), finalize {:.2f} s",
-        sum.simulation / comm.size(), sum.render / comm.size(), sum.hdf5 / comm.size(),
-        100.0 * (sum.hdf5 / comm.size()) / wall, finalize_seconds);
+        "datagen_mpi: time per rank (mean): simulation {:.2f} s, rendering {:.2f} s, waiting for "
+        "other ranks {:.2f} s, HDF5 appends {:.2f} s ({:.1f}% of wall), finalize {:.2f} s",
+        sum.simulation / comm.size(), sum.render / comm.size(), sum.wait / comm.size(),
+        sum.hdf5 / comm.size(), 100.0 * (sum.hdf5 / comm.size()) / wall, finalize_seconds);
     // One machine-readable line for sweep scripts.
     std::printf(
         "DATAGEN_SUMMARY ranks=%d episodes=%lld stored=%lld dropped=%lld steps=%lld wall_s=%.4f "
-        "simulation_s=%.4f render_s=%.4f hdf5_s=%.4f hdf5_max_s=%.4f finalize_s=%.4f\n",
+        "simulation_s=%.4f render_s=%.4f wait_s=%.4f hdf5_s=%.4f hdf5_max_s=%.4f finalize_s=%.4f\n",
         comm.size(), static_cast<long long>(generated),
         static_cast<long long>(writer->committed_episodes()), static_cast<long long>(sum.dropped),
         static_cast<long long>(sum.steps), wall, sum.simulation / comm.size(),
-        sum.render / comm.size(), sum.hdf5 / comm.size(), max_hdf5, finalize_seconds);
+        sum.render / comm.size(), sum.wait / comm.size(), sum.hdf5 / comm.size(), max_hdf5,
+        finalize_seconds);
     std::fflush(stdout);
   }
   return 0;
