@@ -23,7 +23,7 @@ struct DatagenConfig {
   bool depth = false;
   std::string gl_backend = "auto";
   int64_t episodes_per_round = 4;   // per rank; one collective append per column per round
-  int64_t lowdim_gzip = 4;          // deflate level of low-dimensional columns (0 = none)
+  int64_t lowdim_gzip = 0;  // deflate level of low-dimensional columns (0 = none; see RESULTS.md)
   int64_t image_gzip = 0;           // deflate level of image columns (0 = none)
   bool build_views = true;          // robomimic data/demo_<i> views (skip for huge runs)
   double valid_fraction = 0.1;      // share of demos in mask/valid

@@ -166,6 +166,17 @@ void Context::Abort(int exit_code) {
   std::_Exit(exit_code == 0 ? 1 : exit_code);  // MPI_Abort should not return
 }
 
+int LocalRank(const Communicator& comm) {
+  MPI_Comm node = MPI_COMM_NULL;
+  SIMSCALE_MPI_CALL(
+      MPI_Comm_split_type(comm.handle(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node));
+  int rank = 0;
+  const int code = MPI_Comm_rank(node, &rank);
+  MPI_Comm_free(&node);
+  Check(code, "MPI_Comm_rank");
+  return rank;
+}
+
 Range SplitEvenly(int64_t total, int parts, int part) {
   return SplitEvenly(Range{0, total}, parts, part);
 }

@@ -148,6 +148,9 @@ class Context {
   Communicator world_;
 };
 
+// This rank's index among the ranks of its node (shared-memory domain), e.g. to pick a GPU.
+int LocalRank(const Communicator& comm);
+
 // A contiguous range of indices [begin, end).
 struct Range {
   int64_t begin = 0;
