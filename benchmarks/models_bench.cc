@@ -146,6 +146,7 @@ void BM_VlaTrainStep(benchmark::State& state) { TrainStep(state, "vla", VlaBench
 void BM_VlaTrainStepBf16(benchmark::State& state) {
   TrainStep(state, "vla", VlaBenchOptions(), true);
 }
+void BM_BcPredict(benchmark::State& state) { Predict(state, "bc", BcBenchOptions(), false); }
 void BM_VlaPredict(benchmark::State& state) { Predict(state, "vla", VlaBenchOptions(), false); }
 void BM_VlaPredictBf16(benchmark::State& state) { Predict(state, "vla", VlaBenchOptions(), true); }
 
@@ -188,6 +189,7 @@ BENCHMARK(BM_VlaTrainStepBf16)
     ->ArgNames({"batch", "kernels", "fused"})
     ->Args({32, 1, 1})
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BcPredict)->ArgNames({"batch", "kernels"})->Args({1, 1})->Args({1, 0});
 BENCHMARK(BM_VlaPredict)->ArgNames({"batch", "kernels"})->Args({1, 1})->Args({1, 0});
 BENCHMARK(BM_VlaPredictBf16)->ArgNames({"batch", "kernels"})->Args({1, 1});
 BENCHMARK(BM_DiffusionPredict)->ArgNames({"batch", "kernels"})->Args({1, 1})->Args({32, 1});

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -99,6 +100,18 @@ internal::DropoutMask LoadMask(AutogradContext* ctx) {
   return mask;
 }
 
+// Runs fn(begin, end, mask) over chunks of [0, n) on LibTorch's threads; each chunk's mask starts
+// at its own element index, so the result does not depend on the thread count.
+template <typename F>
+void ForChunks(int64_t n, const internal::DropoutMask& mask, const F& fn) {
+  constexpr int64_t kGrain = 32768;
+  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
+    internal::DropoutMask chunk = mask;
+    chunk.offset = mask.offset + static_cast<uint64_t>(begin);
+    fn(begin, end, chunk);
+  });
+}
+
 // --- Dense
 // ----------------------------------------------------------------------------------------
 
@@ -194,8 +207,12 @@ class FusedActivationDropout : public torch::autograd::Function<FusedActivationD
     const auto x = input.contiguous();
     const auto mask = MakeMask(p, training);
     auto y = torch::empty_like(x);
-    internal::ActivationDropoutForward(x.data_ptr<float>(), y.data_ptr<float>(), x.numel(),
-                                       KindOf(activation), mask);
+    const float* in = x.data_ptr<float>();
+    float* out = y.data_ptr<float>();
+    ForChunks(x.numel(), mask, [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+      internal::ActivationDropoutForward(in + begin, out + begin, end - begin, KindOf(activation),
+                                         m);
+    });
     ctx->save_for_backward({x});
     ctx->saved_data["activation"] = static_cast<int64_t>(activation);
     SaveMask(ctx, mask);
@@ -206,9 +223,14 @@ class FusedActivationDropout : public torch::autograd::Function<FusedActivationD
     const auto grad = grad_outputs[0].contiguous();
     auto grad_x = torch::empty_like(x);
     const auto activation = static_cast<Activation>(ctx->saved_data["activation"].toInt());
-    internal::ActivationDropoutBackward(x.data_ptr<float>(), grad.data_ptr<float>(),
-                                        grad_x.data_ptr<float>(), x.numel(), KindOf(activation),
-                                        LoadMask(ctx));
+    const float* in = x.data_ptr<float>();
+    const float* g = grad.data_ptr<float>();
+    float* out = grad_x.data_ptr<float>();
+    ForChunks(x.numel(), LoadMask(ctx),
+              [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+                internal::ActivationDropoutBackward(in + begin, g + begin, out + begin, end - begin,
+                                                    KindOf(activation), m);
+              });
     return {grad_x, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -221,8 +243,12 @@ class FusedAddDropout : public torch::autograd::Function<FusedAddDropout> {
     const auto r = r_in.contiguous();
     const auto mask = MakeMask(p, training);
     auto out = torch::empty_like(x);
-    internal::AddDropoutForward(x.data_ptr<float>(), r.data_ptr<float>(), out.data_ptr<float>(),
-                                x.numel(), mask);
+    const float* xp = x.data_ptr<float>();
+    const float* rp = r.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    ForChunks(x.numel(), mask, [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+      internal::AddDropoutForward(xp + begin, rp + begin, op + begin, end - begin, m);
+    });
     SaveMask(ctx, mask);
     return out;
   }
@@ -232,8 +258,12 @@ class FusedAddDropout : public torch::autograd::Function<FusedAddDropout> {
     torch::Tensor grad_r = grad;
     if (mask.enabled) {
       grad_r = torch::empty_like(grad);
-      internal::DropoutBackward(grad.data_ptr<float>(), grad_r.data_ptr<float>(), grad.numel(),
-                                mask);
+      const float* gp = grad.data_ptr<float>();
+      float* rp = grad_r.data_ptr<float>();
+      ForChunks(grad.numel(), mask,
+                [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+                  internal::DropoutBackward(gp + begin, rp + begin, end - begin, m);
+                });
     }
     return {grad, grad_r, torch::Tensor(), torch::Tensor()};
   }
@@ -247,9 +277,16 @@ class FusedLayerNormFunction : public torch::autograd::Function<FusedLayerNormFu
     const int64_t cols = x.size(-1), rows = x.numel() / cols;
     auto y = torch::empty_like(x);
     auto stats = torch::empty({2, rows}, x.options());  // mean, rstd
-    internal::LayerNormForward(x.data_ptr<float>(), weight.data_ptr<float>(),
-                               bias.data_ptr<float>(), y.data_ptr<float>(), stats.data_ptr<float>(),
-                               stats.data_ptr<float>() + rows, rows, cols, static_cast<float>(eps));
+    const float* in = x.data_ptr<float>();
+    float* out = y.data_ptr<float>();
+    float* mean = stats.data_ptr<float>();
+    float* rstd = mean + rows;
+    const float* w = weight.data_ptr<float>();
+    const float* b = bias.data_ptr<float>();
+    at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / cols), [&](int64_t begin, int64_t end) {
+      internal::LayerNormForward(in + begin * cols, w, b, out + begin * cols, mean + begin,
+                                 rstd + begin, end - begin, cols, static_cast<float>(eps));
+    });
     ctx->save_for_backward({x, weight});
     ctx->saved_data["stats"] = stats;
     return y;
@@ -534,7 +571,11 @@ torch::Tensor ApplyDropout(const torch::Tensor& x, double p, bool training) {
   if (p >= 1.0) return x * 0.0;
   if (!x.device().is_cpu()) return torch::dropout(x, p, /*train=*/true);
   auto mask = torch::empty(x.sizes(), x.options().dtype(torch::kFloat));
-  internal::FillDropoutMask(mask.data_ptr<float>(), mask.numel(), MakeMask(p, true));
+  float* out = mask.data_ptr<float>();
+  ForChunks(mask.numel(), MakeMask(p, true),
+            [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+              internal::FillDropoutMask(out + begin, end - begin, m);
+            });
   return x * (x.scalar_type() == torch::kFloat ? mask : mask.to(x.scalar_type()));
 }
 

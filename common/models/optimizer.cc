@@ -6,6 +6,8 @@
 #include <string>
 #include <type_traits>
 
+#include <ATen/Parallel.h>
+
 #include "common/models/cpu_kernels.h"
 
 namespace simscale::models {
@@ -84,9 +86,15 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       // Loaded state may not be contiguous; the update needs it to be.
       if (!state.exp_avg().is_contiguous()) state.exp_avg(state.exp_avg().contiguous());
       if (!state.exp_avg_sq().is_contiguous()) state.exp_avg_sq(state.exp_avg_sq().contiguous());
-      internal::AdamWUpdate(p.data_ptr<float>(), p.grad().data_ptr<float>(),
-                            state.exp_avg().data_ptr<float>(), state.exp_avg_sq().data_ptr<float>(),
-                            p.numel(), c);
+      float* param = p.data_ptr<float>();
+      const float* grad = p.grad().data_ptr<float>();
+      float* exp_avg = state.exp_avg().data_ptr<float>();
+      float* exp_avg_sq = state.exp_avg_sq().data_ptr<float>();
+      // Element-wise, so chunks on LibTorch's threads give the same result at any thread count.
+      at::parallel_for(0, p.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+        internal::AdamWUpdate(param + begin, grad + begin, exp_avg + begin, exp_avg_sq + begin,
+                              end - begin, c);
+      });
     }
   }
   return loss;

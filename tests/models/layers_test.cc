@@ -128,6 +128,24 @@ TEST(FusedCpu, DropoutKeepsTheRightFractionAndFollowsTheTorchSeed) {
   EXPECT_TRUE(torch::equal(ActivationDropout(ones, Activation::kIdentity, 0.3, false), ones));
 }
 
+TEST(FusedCpu, ResultsDoNotDependOnTheThreadCount) {
+  const int previous = at::get_num_threads();
+  const auto x = torch::randn({300000});
+  std::vector<torch::Tensor> results;
+  for (const int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    torch::manual_seed(21);
+    auto input = x.clone().requires_grad_(true);
+    auto y = ActivationDropout(input, Activation::kGelu, 0.2, /*training=*/true);
+    y.backward(torch::ones_like(y));
+    results.push_back(y.detach());
+    results.push_back(input.grad());
+  }
+  at::set_num_threads(previous);
+  EXPECT_TRUE(torch::equal(results[0], results[2]));
+  EXPECT_TRUE(torch::equal(results[1], results[3]));
+}
+
 TEST(FusedAdamW, MatchesTorchAdamWAndSharesItsStateFormat) {
   torch::manual_seed(4);
   const auto init = torch::randn({300, 7});
