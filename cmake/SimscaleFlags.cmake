@@ -17,12 +17,19 @@ endfunction()
 
 # LibTorch headers cost ~15 s per translation unit; one shared precompiled header brings that to
 # ~7 s. Every torch-using target reuses the PCH built for `simscale_torch_pch`, so it is built once.
+# Executables are compiled with -fPIE and libraries with -fPIC, and GCC rejects a PCH made with the
+# other flag, so executables reuse the one built for `simscale_torch_pch_exe` (common/models).
 function(simscale_use_torch_pch target)
   if(NOT SIMSCALE_TORCH_PCH)
     return()
   endif()
-  if(NOT TARGET simscale_torch_pch)
-    message(FATAL_ERROR "simscale_torch_pch must be defined before ${target}")
+  get_target_property(_type ${target} TYPE)
+  set(_pch simscale_torch_pch)
+  if(_type STREQUAL "EXECUTABLE")
+    set(_pch simscale_torch_pch_exe)
   endif()
-  target_precompile_headers(${target} REUSE_FROM simscale_torch_pch)
+  if(NOT TARGET ${_pch})
+    message(FATAL_ERROR "${_pch} must be defined before ${target}")
+  endif()
+  target_precompile_headers(${target} REUSE_FROM ${_pch})
 endfunction()

@@ -1,0 +1,494 @@
+#include "common/models/checkpoint.h"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/core/atomic_file.h"
+#include "common/core/error.h"
+#include "common/models/compat.h"
+#include "common/models/layers.h"
+
+namespace simscale::models {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kModelFile = "model.pt";
+constexpr const char* kOptimizerFile = "optimizer.pt";
+constexpr const char* kMetadataFile = "meta.yaml";
+constexpr const char* kStepPrefix = "step_";
+
+[[noreturn]] void Fail(const fs::path& dir, const std::string& what) {
+  throw InvalidArgumentError(fmt::format("checkpoint '{}': {}", dir.string(), what));
+}
+
+std::string Number(double value) { return fmt::format("{}", value); }
+
+// --- Optimizer hyper-parameters
+// --------------------------------------------------------------------- LibTorch 1.13 restores the
+// optimizer's per-parameter state but not the param-group options, so they are written to meta.yaml
+// and set again on load.
+
+using Hyper = std::map<std::string, double>;
+
+std::string DescribeOptions(const torch::optim::OptimizerOptions& options, Hyper* hyper) {
+  namespace optim = torch::optim;
+  if (const auto* o = dynamic_cast<const optim::AdamWOptions*>(&options)) {
+    *hyper = {{"lr", o->lr()},
+              {"beta1", std::get<0>(o->betas())},
+              {"beta2", std::get<1>(o->betas())},
+              {"eps", o->eps()},
+              {"weight_decay", o->weight_decay()},
+              {"amsgrad", o->amsgrad() ? 1.0 : 0.0}};
+    return "AdamW";
+  }
+  if (const auto* o = dynamic_cast<const optim::AdamOptions*>(&options)) {
+    *hyper = {{"lr", o->lr()},
+              {"beta1", std::get<0>(o->betas())},
+              {"beta2", std::get<1>(o->betas())},
+              {"eps", o->eps()},
+              {"weight_decay", o->weight_decay()},
+              {"amsgrad", o->amsgrad() ? 1.0 : 0.0}};
+    return "Adam";
+  }
+  if (const auto* o = dynamic_cast<const optim::SGDOptions*>(&options)) {
+    *hyper = {{"lr", o->lr()},
+              {"momentum", o->momentum()},
+              {"dampening", o->dampening()},
+              {"weight_decay", o->weight_decay()},
+              {"nesterov", o->nesterov() ? 1.0 : 0.0}};
+    return "SGD";
+  }
+  if (const auto* o = dynamic_cast<const optim::RMSpropOptions*>(&options)) {
+    *hyper = {{"lr", o->lr()},
+              {"alpha", o->alpha()},
+              {"eps", o->eps()},
+              {"weight_decay", o->weight_decay()},
+              {"momentum", o->momentum()},
+              {"centered", o->centered() ? 1.0 : 0.0}};
+    return "RMSprop";
+  }
+  if (const auto* o = dynamic_cast<const optim::AdagradOptions*>(&options)) {
+    *hyper = {{"lr", o->lr()},
+              {"lr_decay", o->lr_decay()},
+              {"weight_decay", o->weight_decay()},
+              {"initial_accumulator_value", o->initial_accumulator_value()},
+              {"eps", o->eps()}};
+    return "Adagrad";
+  }
+  *hyper = {{"lr", options.get_lr()}};
+  return "other";
+}
+
+void ApplyOptions(torch::optim::OptimizerOptions& options, const Hyper& h) {
+  namespace optim = torch::optim;
+  if (auto* o = dynamic_cast<optim::AdamWOptions*>(&options)) {
+    o->lr(h.at("lr")).betas({h.at("beta1"), h.at("beta2")}).eps(h.at("eps"));
+    o->weight_decay(h.at("weight_decay")).amsgrad(h.at("amsgrad") != 0.0);
+  } else if (auto* o = dynamic_cast<optim::AdamOptions*>(&options)) {
+    o->lr(h.at("lr")).betas({h.at("beta1"), h.at("beta2")}).eps(h.at("eps"));
+    o->weight_decay(h.at("weight_decay")).amsgrad(h.at("amsgrad") != 0.0);
+  } else if (auto* o = dynamic_cast<optim::SGDOptions*>(&options)) {
+    o->lr(h.at("lr")).momentum(h.at("momentum")).dampening(h.at("dampening"));
+    o->weight_decay(h.at("weight_decay")).nesterov(h.at("nesterov") != 0.0);
+  } else if (auto* o = dynamic_cast<optim::RMSpropOptions*>(&options)) {
+    o->lr(h.at("lr")).alpha(h.at("alpha")).eps(h.at("eps")).weight_decay(h.at("weight_decay"));
+    o->momentum(h.at("momentum")).centered(h.at("centered") != 0.0);
+  } else if (auto* o = dynamic_cast<optim::AdagradOptions*>(&options)) {
+    o->lr(h.at("lr")).lr_decay(h.at("lr_decay")).weight_decay(h.at("weight_decay"));
+    o->initial_accumulator_value(h.at("initial_accumulator_value")).eps(h.at("eps"));
+  } else {
+    options.set_lr(h.at("lr"));
+  }
+}
+
+std::string ShapeText(const torch::Tensor& t) { return ShapeString(t); }
+
+// --- YAML helpers
+// -----------------------------------------------------------------------------------
+
+void EmitVector(YAML::Emitter& out, const std::vector<double>& values) {
+  out << YAML::Flow << YAML::BeginSeq;
+  for (const double v : values) out << Number(v);
+  out << YAML::EndSeq;
+}
+
+std::vector<double> ReadVector(const YAML::Node& node) {
+  std::vector<double> values;
+  if (!node) return values;
+  for (const auto& item : node) values.push_back(item.as<double>());
+  return values;
+}
+
+// Flattens a YAML map into dotted keys -> scalar text (sequences joined), for comparisons.
+void Flatten(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, std::string>* out) {
+  if (node.IsMap()) {
+    for (const auto& item : node) {
+      const auto key = item.first.as<std::string>();
+      Flatten(item.second, prefix.empty() ? key : prefix + "." + key, out);
+    }
+  } else if (node.IsSequence()) {
+    std::vector<std::string> items;
+    for (const auto& item : node) items.push_back(item.as<std::string>());
+    (*out)[prefix] = fmt::format("[{}]", fmt::join(items, ", "));
+  } else if (node.IsScalar()) {
+    (*out)[prefix] = node.as<std::string>();
+  } else {
+    (*out)[prefix] = "";
+  }
+}
+
+std::map<std::string, std::string> FlatOptions(const ModelOptions& options) {
+  std::map<std::string, std::string> flat;
+  Flatten(YAML::Load(ModelOptionsToYaml(options)), "", &flat);
+  return flat;
+}
+
+// Parameters and buffers by their dotted names.
+std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& item : module.named_parameters()) tensors.emplace_back(item.key(), item.value());
+  for (const auto& item : module.named_buffers()) tensors.emplace_back(item.key(), item.value());
+  return tensors;
+}
+
+std::vector<const torch::Tensor*> GroupParams(const torch::optim::OptimizerParamGroup& group) {
+  std::vector<const torch::Tensor*> params;
+  for (const auto& p : group.params()) params.push_back(&p);
+  return params;
+}
+
+std::string MetadataText(const Policy& model, const torch::optim::Optimizer* optimizer,
+                         const CheckpointMetadata& metadata) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "format_version" << YAML::Value << kCheckpointFormatVersion;
+  out << YAML::Key << "model_name" << YAML::Value << model.name();
+  out << YAML::Key << "step" << YAML::Value << metadata.step;
+  out << YAML::Key << "world_size" << YAML::Value << metadata.world_size;
+  out << YAML::Key << "torch_version" << YAML::Value << TorchVersion();
+  out << YAML::Key << "model" << YAML::Value
+      << YAML::Load(ModelOptionsToYaml(model.options()))["model"];
+
+  const NormalizationStats stats = model.normalization();
+  out << YAML::Key << "normalization" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "state_mean" << YAML::Value;
+  EmitVector(out, stats.state_mean);
+  out << YAML::Key << "state_std" << YAML::Value;
+  EmitVector(out, stats.state_std);
+  out << YAML::Key << "action_mean" << YAML::Value;
+  EmitVector(out, stats.action_mean);
+  out << YAML::Key << "action_std" << YAML::Value;
+  EmitVector(out, stats.action_std);
+  out << YAML::EndMap;
+
+  if (optimizer != nullptr) {
+    out << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap;
+    std::string type;
+    out << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq;
+    for (const auto& group : optimizer->param_groups()) {
+      Hyper hyper;
+      type = DescribeOptions(group.options(), &hyper);
+      out << YAML::BeginMap;
+      for (const auto& [key, value] : hyper)
+        out << YAML::Key << key << YAML::Value << Number(value);
+      out << YAML::Key << "shapes" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (const auto* p : GroupParams(group)) out << ShapeText(*p);
+      out << YAML::EndSeq << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::Key << "type" << YAML::Value << type;
+    out << YAML::EndMap;
+  }
+  // Texts are stored as quoted scalars, which round-trip exactly (trailing newlines included).
+  out << YAML::Key << "config" << YAML::Value << YAML::DoubleQuoted << metadata.resolved_config;
+  out << YAML::Key << "extra" << YAML::Value << YAML::DoubleQuoted << metadata.extra;
+  out << YAML::EndMap;
+  SIMSCALE_CHECK(out.good(), "checkpoint metadata: YAML emitter error: {}", out.GetLastError());
+  return std::string(out.c_str()) + "\n";
+}
+
+YAML::Node LoadMetadataNode(const fs::path& dir) {
+  if (!IsCompleteCheckpoint(dir)) {
+    Fail(dir, fs::exists(dir) ? fmt::format("incomplete (no '{}' marker)", kCheckpointMarker)
+                              : std::string("no such directory"));
+  }
+  try {
+    return YAML::Load(ReadFile(dir / kMetadataFile));
+  } catch (const YAML::Exception& e) {
+    Fail(dir,
+         fmt::format("{}: invalid YAML at line {}: {}", kMetadataFile, e.mark.line + 1, e.msg));
+  }
+}
+
+std::optional<int64_t> StepOf(const fs::path& path) {
+  const std::string name = path.filename().string();
+  const std::string prefix = kStepPrefix;
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) {
+    return std::nullopt;
+  }
+  const std::string digits = name.substr(prefix.size());
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoll(digits);
+}
+
+// Complete checkpoints under <run_dir>/checkpoints, oldest first.
+std::vector<std::pair<int64_t, fs::path>> CompleteCheckpoints(const fs::path& run_dir) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  const fs::path root = run_dir / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return found;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    if (const auto step = StepOf(entry.path()); step && IsCompleteCheckpoint(entry.path())) {
+      found.emplace_back(*step, entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+void SaveCheckpoint(const fs::path& dir, const Policy& model,
+                    const torch::optim::Optimizer* optimizer, const CheckpointMetadata& metadata) {
+  const fs::path tmp = TemporarySibling(dir);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+
+  c10::Dict<std::string, at::Tensor> tensors;
+  for (const auto& [name, tensor] : NamedTensors(model)) {
+    tensors.insert(name, tensor.detach().to(torch::kCPU));
+  }
+  const std::vector<char> model_bytes = torch::pickle_save(c10::IValue(tensors));
+  WriteFileAtomic(tmp / kModelFile, std::string_view(model_bytes.data(), model_bytes.size()));
+
+  if (optimizer != nullptr) {
+    torch::serialize::OutputArchive archive;
+    optimizer->save(archive);
+    std::ostringstream stream;
+    archive.save_to(stream);
+    WriteFileAtomic(tmp / kOptimizerFile, stream.str());
+  }
+  WriteFileAtomic(tmp / kMetadataFile, MetadataText(model, optimizer, metadata));
+  WriteFileAtomic(tmp / kCheckpointMarker,
+                  fmt::format("format_version: {}\n", kCheckpointFormatVersion));
+  FsyncPath(tmp);
+
+  if (fs::exists(dir)) {
+    const fs::path aside = fs::path(tmp.string() + ".old");
+    fs::remove_all(aside, ec);
+    fs::rename(dir, aside);
+    RenameDurable(tmp, dir);
+    fs::remove_all(aside);
+  } else {
+    fs::create_directories(dir.parent_path());
+    RenameDurable(tmp, dir);
+  }
+}
+
+bool IsCompleteCheckpoint(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / kCheckpointMarker, ec);
+}
+
+CheckpointMetadata ReadCheckpointMetadata(const fs::path& dir) {
+  const YAML::Node root = LoadMetadataNode(dir);
+  CheckpointMetadata meta;
+  try {
+    meta.format_version = root["format_version"].as<int>();
+    if (meta.format_version != kCheckpointFormatVersion) {
+      Fail(dir, fmt::format("format version {} is not supported (this build reads version {})",
+                            meta.format_version, kCheckpointFormatVersion));
+    }
+    meta.model_name = root["model_name"].as<std::string>();
+    meta.step = root["step"].as<int64_t>();
+    meta.world_size = root["world_size"].as<int64_t>();
+    if (root["torch_version"]) meta.torch_version = root["torch_version"].as<std::string>();
+    if (root["config"]) meta.resolved_config = root["config"].as<std::string>();
+    if (root["extra"]) meta.extra = root["extra"].as<std::string>();
+    YAML::Node wrapped;
+    wrapped["model"] = root["model"];
+    meta.model_options = ModelOptionsFromYaml(YAML::Dump(wrapped), (dir / kMetadataFile).string());
+    if (const auto n = root["normalization"]) {
+      meta.normalization.state_mean = ReadVector(n["state_mean"]);
+      meta.normalization.state_std = ReadVector(n["state_std"]);
+      meta.normalization.action_mean = ReadVector(n["action_mean"]);
+      meta.normalization.action_std = ReadVector(n["action_std"]);
+    }
+  } catch (const YAML::Exception& e) {
+    Fail(dir, fmt::format("{}: missing or malformed field: {}", kMetadataFile, e.msg));
+  }
+  return meta;
+}
+
+std::shared_ptr<Policy> LoadCheckpoint(const fs::path& dir, CheckpointMetadata* metadata,
+                                       const torch::Device& device) {
+  CheckpointMetadata meta = ReadCheckpointMetadata(dir);
+  std::shared_ptr<Policy> model = MakeModel(meta.model_name, meta.model_options);
+  model->to(device);
+  LoadModelState(dir, model.get());
+  if (metadata != nullptr) *metadata = std::move(meta);
+  return model;
+}
+
+void LoadModelState(const fs::path& dir, Policy* model) {
+  const CheckpointMetadata meta = ReadCheckpointMetadata(dir);
+  std::vector<std::string> problems;
+  if (meta.model_name != model->name()) {
+    problems.push_back(
+        fmt::format("model name: checkpoint '{}', model '{}'", meta.model_name, model->name()));
+  }
+  const auto saved_options = FlatOptions(meta.model_options);
+  const auto model_options = FlatOptions(model->options());
+  for (const auto& [key, value] : model_options) {
+    const auto it = saved_options.find(key);
+    const std::string saved = it == saved_options.end() ? "(absent)" : it->second;
+    if (saved != value) {
+      problems.push_back(fmt::format("option {}: checkpoint {}, model {}", key, saved, value));
+    }
+  }
+
+  std::map<std::string, torch::Tensor> by_name;
+  try {
+    const std::string bytes = ReadFile(dir / kModelFile);
+    const c10::IValue saved = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+    if (!saved.isGenericDict()) Fail(dir, fmt::format("{} holds no dictionary", kModelFile));
+    for (const auto& item : saved.toGenericDict()) {
+      by_name[item.key().toStringRef()] = item.value().toTensor();
+    }
+  } catch (const c10::Error& e) {
+    Fail(dir, fmt::format("{} is not a readable tensor dictionary: {}", kModelFile,
+                          e.what_without_backtrace()));
+  }
+
+  const auto targets = NamedTensors(*model);
+  for (const auto& [name, tensor] : targets) {
+    const auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      problems.push_back(fmt::format("tensor {}: missing from the checkpoint (model has {})", name,
+                                     ShapeText(tensor)));
+      continue;
+    }
+    if (it->second.sizes() != tensor.sizes() || it->second.scalar_type() != tensor.scalar_type()) {
+      const bool same_type = it->second.scalar_type() == tensor.scalar_type();
+      auto describe = [&](const torch::Tensor& t) {
+        return same_type ? ShapeText(t)
+                         : fmt::format("{} {}", ShapeText(t), c10::toString(t.scalar_type()));
+      };
+      problems.push_back(fmt::format("tensor {}: checkpoint {}, model {}", name,
+                                     describe(it->second), describe(tensor)));
+    }
+  }
+  for (const auto& [name, tensor] : by_name) {
+    const bool known = std::any_of(targets.begin(), targets.end(),
+                                   [&](const auto& target) { return target.first == name; });
+    if (!known) {
+      problems.push_back(fmt::format("tensor {}: in the checkpoint {} but not in the model", name,
+                                     ShapeText(tensor)));
+    }
+  }
+  if (!problems.empty()) {
+    Fail(dir, fmt::format("does not match model '{}' ({} problems):\n  {}", model->name(),
+                          problems.size(), fmt::join(problems, "\n  ")));
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, tensor] : targets) tensor.copy_(by_name.at(name));
+}
+
+void LoadOptimizerState(const fs::path& dir, torch::optim::Optimizer* optimizer) {
+  const YAML::Node root = LoadMetadataNode(dir);
+  const YAML::Node node = root["optimizer"];
+  if (!node || !fs::exists(dir / kOptimizerFile)) Fail(dir, "holds no optimizer state");
+  auto& groups = optimizer->param_groups();
+  std::vector<std::string> problems;
+  std::vector<Hyper> saved_hyper;
+  try {
+    const YAML::Node saved_groups = node["groups"];
+    if (saved_groups.size() != groups.size()) {
+      problems.push_back(fmt::format("param groups: checkpoint {}, optimizer {}",
+                                     saved_groups.size(), groups.size()));
+    }
+    for (size_t g = 0; g < std::min<size_t>(saved_groups.size(), groups.size()); ++g) {
+      Hyper current;
+      const std::string type = DescribeOptions(groups[g].options(), &current);
+      const std::string saved_type = node["type"].as<std::string>();
+      if (type != saved_type) {
+        problems.push_back(fmt::format("group {}: optimizer type: checkpoint {}, optimizer {}", g,
+                                       saved_type, type));
+      }
+      Hyper hyper;
+      for (const auto& [key, value] : current) {
+        if (!saved_groups[g][key]) {
+          problems.push_back(fmt::format("group {}: hyper-parameter {} missing", g, key));
+        } else {
+          hyper[key] = saved_groups[g][key].as<double>();
+        }
+      }
+      saved_hyper.push_back(hyper);
+      const YAML::Node shapes = saved_groups[g]["shapes"];
+      const auto params = GroupParams(groups[g]);
+      if (shapes.size() != params.size()) {
+        problems.push_back(fmt::format("group {}: checkpoint has {} parameters, optimizer {}", g,
+                                       shapes.size(), params.size()));
+      }
+      for (size_t i = 0; i < std::min<size_t>(shapes.size(), params.size()); ++i) {
+        const std::string shape = ShapeText(*params[i]);
+        if (shapes[i].as<std::string>() != shape) {
+          problems.push_back(fmt::format("group {} parameter {}: checkpoint {}, optimizer {}", g, i,
+                                         shapes[i].as<std::string>(), shape));
+        }
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    Fail(dir, fmt::format("{}: malformed optimizer section: {}", kMetadataFile, e.msg));
+  }
+  if (!problems.empty()) {
+    Fail(dir, fmt::format("optimizer state does not match ({} problems):\n  {}", problems.size(),
+                          fmt::join(problems, "\n  ")));
+  }
+  torch::serialize::InputArchive archive;
+  const torch::Device device = groups.empty() || groups.front().params().empty()
+                                   ? torch::Device(torch::kCPU)
+                                   : groups.front().params().front().device();
+  archive.load_from((dir / kOptimizerFile).string(), device);
+  optimizer->load(archive);
+  for (size_t g = 0; g < groups.size(); ++g) ApplyOptions(groups[g].options(), saved_hyper[g]);
+}
+
+fs::path CheckpointDirectory(const fs::path& run_dir, int64_t step) {
+  return run_dir / "checkpoints" / fmt::format("{}{:09d}", kStepPrefix, step);
+}
+
+std::optional<fs::path> FindLatestCompleteCheckpoint(const fs::path& run_dir) {
+  const auto found = CompleteCheckpoints(run_dir);
+  if (found.empty()) return std::nullopt;
+  return found.back().second;
+}
+
+std::vector<fs::path> PruneCheckpoints(const fs::path& run_dir, int64_t keep_last) {
+  CheckArgument(keep_last >= 1, "checkpoints to keep", keep_last, "an integer >= 1");
+  const auto found = CompleteCheckpoints(run_dir);
+  std::vector<fs::path> removed;
+  const auto excess = static_cast<int64_t>(found.size()) - keep_last;
+  for (int64_t i = 0; i < excess; ++i) {
+    const fs::path& path = found[static_cast<size_t>(i)].second;
+    // Drop the marker first: a crash part-way leaves an incomplete checkpoint, never a
+    // "complete" one with missing files.
+    fs::remove(path / kCheckpointMarker);
+    fs::remove_all(path);
+    removed.push_back(path);
+  }
+  return removed;
+}
+
+}  // namespace simscale::models

@@ -1,0 +1,774 @@
+#include "common/models/layers.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/core/error.h"
+#include "common/models/compat.h"
+#include "common/models/cpu_kernels.h"
+
+namespace simscale::models {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// --- oneDNN sgemm, loaded at run time
+// ------------------------------------------------------------- dnnl_sgemm is part of oneDNN's
+// stable C API (1.x to 3.x): row-major C = alpha op(A) op(B) + beta C. It is looked up in the
+// oneDNN library that Debian's LibTorch already links, so no build dependency is added; where it
+// cannot be found the LibTorch operations are used.
+using SgemmFunction = int (*)(char transa, char transb, int64_t m, int64_t n, int64_t k,
+                              float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                              float beta, float* c, int64_t ldc);
+
+struct Backend {
+  SgemmFunction sgemm = nullptr;
+  std::atomic<bool> enabled{false};
+};
+
+Backend& GetBackend() {
+  static Backend* backend = [] {
+    auto* b = new Backend;  // never destroyed: used until exit
+    for (const char* name : {"libdnnl.so.3", "libdnnl.so.2"}) {
+      if (void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL)) {
+        b->sgemm = reinterpret_cast<SgemmFunction>(dlsym(handle, "dnnl_sgemm"));
+        if (b->sgemm) break;
+      }
+    }
+    const char* env = std::getenv("SIMSCALE_CPU_KERNELS");
+    const bool forced_torch = env != nullptr && std::strcmp(env, "torch") == 0;
+    b->enabled = b->sgemm != nullptr && !forced_torch;
+    return b;
+  }();
+  return *backend;
+}
+
+// Row-major C (m x n) = alpha op(A) op(B) + beta C; lda/ldb/ldc are row strides.
+void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  // oneDNN's OpenMP threads follow this thread's OpenMP setting; make it LibTorch's.
+  thread_local bool threads_initialised = false;
+  if (!threads_initialised) {
+    at::init_num_threads();
+    threads_initialised = true;
+  }
+  const int status = GetBackend().sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a,
+                                        lda, b, ldb, beta, c, ldc);
+  SIMSCALE_CHECK(status == 0, "dnnl_sgemm failed with status {} (m={} n={} k={})", status, m, n, k);
+}
+
+uint64_t DrawSeed() {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
+}
+
+internal::DropoutMask MakeMask(double p, bool training) {
+  internal::DropoutMask mask;
+  mask.enabled = training && p > 0.0;
+  mask.probability = p;
+  if (mask.enabled) mask.seed = DrawSeed();
+  return mask;
+}
+
+void SaveMask(AutogradContext* ctx, const internal::DropoutMask& mask) {
+  ctx->saved_data["mask_enabled"] = mask.enabled;
+  ctx->saved_data["mask_p"] = mask.probability;
+  ctx->saved_data["mask_seed"] = static_cast<int64_t>(mask.seed);
+}
+
+internal::DropoutMask LoadMask(AutogradContext* ctx) {
+  internal::DropoutMask mask;
+  mask.enabled = ctx->saved_data["mask_enabled"].toBool();
+  mask.probability = ctx->saved_data["mask_p"].toDouble();
+  mask.seed = static_cast<uint64_t>(ctx->saved_data["mask_seed"].toInt());
+  return mask;
+}
+
+// Runs fn(begin, end, mask) over chunks of [0, n) on LibTorch's threads; each chunk's mask starts
+// at its own element index, so the result does not depend on the thread count.
+template <typename F>
+void ForChunks(int64_t n, const internal::DropoutMask& mask, const F& fn) {
+  constexpr int64_t kGrain = 32768;
+  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
+    internal::DropoutMask chunk = mask;
+    chunk.offset = mask.offset + static_cast<uint64_t>(begin);
+    fn(begin, end, chunk);
+  });
+}
+
+// --- Dense
+// ----------------------------------------------------------------------------------------
+
+// y = x W^T (+ b) over the last dimension of a contiguous x (..., K), W (N, K): y (..., N).
+torch::Tensor LinearForward(const torch::Tensor& x, const torch::Tensor& weight,
+                            const torch::Tensor& bias) {
+  const int64_t k = weight.size(1), n = weight.size(0), m = x.numel() / k;
+  auto sizes = x.sizes().vec();
+  sizes.back() = n;
+  auto y = torch::empty(sizes, x.options());
+  float beta = 0.0f;
+  if (bias.defined()) {  // the product accumulates onto the bias
+    const float* b = bias.data_ptr<float>();
+    float* rows = y.data_ptr<float>();
+    for (int64_t i = 0; i < m; ++i) std::memcpy(rows + i * n, b, sizeof(float) * n);
+    beta = 1.0f;
+  }
+  Sgemm(false, true, m, n, k, 1.0f, x.data_ptr<float>(), k, weight.data_ptr<float>(), k, beta,
+        y.data_ptr<float>(), n);
+  return y;
+}
+
+// Gradients of x and W (those needed) for y = x W^T; grad is contiguous (..., N).
+void LinearBackward(const torch::Tensor& grad, const torch::Tensor& x, const torch::Tensor& weight,
+                    bool need_x, bool need_weight, torch::Tensor* grad_x,
+                    torch::Tensor* grad_weight) {
+  const int64_t k = weight.size(1), n = weight.size(0), m = x.numel() / k;
+  if (need_x) {
+    *grad_x = torch::empty_like(x);
+    Sgemm(false, false, m, k, n, 1.0f, grad.data_ptr<float>(), n, weight.data_ptr<float>(), k, 0.0f,
+          grad_x->data_ptr<float>(), k);
+  }
+  if (need_weight) {
+    *grad_weight = torch::empty_like(weight);
+    Sgemm(true, false, n, k, m, 1.0f, grad.data_ptr<float>(), n, x.data_ptr<float>(), k, 0.0f,
+          grad_weight->data_ptr<float>(), k);
+  }
+}
+
+// Custom autograd functions cannot take undefined tensors, hence two variants.
+class FusedLinear : public torch::autograd::Function<FusedLinear> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias) {
+    ctx->save_for_backward({x, weight});
+    return LinearForward(x, weight, bias);
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor grad = grad_outputs[0].contiguous();
+    torch::Tensor grad_x, grad_weight, grad_bias;
+    LinearBackward(grad, saved[0], saved[1], ctx->needs_input_grad(0), ctx->needs_input_grad(1),
+                   &grad_x, &grad_weight);
+    if (ctx->needs_input_grad(2)) grad_bias = grad.view({-1, grad.size(-1)}).sum(0);
+    return {grad_x, grad_weight, grad_bias};
+  }
+};
+
+class FusedLinearNoBias : public torch::autograd::Function<FusedLinearNoBias> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight) {
+    ctx->save_for_backward({x, weight});
+    return LinearForward(x, weight, torch::Tensor());
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    torch::Tensor grad_x, grad_weight;
+    LinearBackward(grad_outputs[0].contiguous(), saved[0], saved[1], ctx->needs_input_grad(0),
+                   ctx->needs_input_grad(1), &grad_x, &grad_weight);
+    return {grad_x, grad_weight};
+  }
+};
+
+// --- Activation + dropout, residual + dropout ----------------------------------------------------
+
+internal::ActivationKind KindOf(Activation activation) {
+  switch (activation) {
+    case Activation::kRelu:
+      return internal::ActivationKind::kRelu;
+    case Activation::kGelu:
+      return internal::ActivationKind::kGelu;
+    case Activation::kIdentity:
+      break;
+  }
+  return internal::ActivationKind::kIdentity;
+}
+
+class FusedActivationDropout : public torch::autograd::Function<FusedActivationDropout> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input,
+                               Activation activation, double p, bool training) {
+    const auto x = input.contiguous();
+    const auto mask = MakeMask(p, training);
+    auto y = torch::empty_like(x);
+    const float* in = x.data_ptr<float>();
+    float* out = y.data_ptr<float>();
+    ForChunks(x.numel(), mask, [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+      internal::ActivationDropoutForward(in + begin, out + begin, end - begin, KindOf(activation),
+                                         m);
+    });
+    ctx->save_for_backward({x});
+    ctx->saved_data["activation"] = static_cast<int64_t>(activation);
+    SaveMask(ctx, mask);
+    return y;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto x = ctx->get_saved_variables()[0];
+    const auto grad = grad_outputs[0].contiguous();
+    auto grad_x = torch::empty_like(x);
+    const auto activation = static_cast<Activation>(ctx->saved_data["activation"].toInt());
+    const float* in = x.data_ptr<float>();
+    const float* g = grad.data_ptr<float>();
+    float* out = grad_x.data_ptr<float>();
+    ForChunks(x.numel(), LoadMask(ctx),
+              [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+                internal::ActivationDropoutBackward(in + begin, g + begin, out + begin, end - begin,
+                                                    KindOf(activation), m);
+              });
+    return {grad_x, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+class FusedAddDropout : public torch::autograd::Function<FusedAddDropout> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in,
+                               const torch::Tensor& r_in, double p, bool training) {
+    const auto x = x_in.contiguous();
+    const auto r = r_in.contiguous();
+    const auto mask = MakeMask(p, training);
+    auto out = torch::empty_like(x);
+    const float* xp = x.data_ptr<float>();
+    const float* rp = r.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    ForChunks(x.numel(), mask, [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+      internal::AddDropoutForward(xp + begin, rp + begin, op + begin, end - begin, m);
+    });
+    SaveMask(ctx, mask);
+    return out;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto grad = grad_outputs[0].contiguous();
+    const auto mask = LoadMask(ctx);
+    torch::Tensor grad_r = grad;
+    if (mask.enabled) {
+      grad_r = torch::empty_like(grad);
+      const float* gp = grad.data_ptr<float>();
+      float* rp = grad_r.data_ptr<float>();
+      ForChunks(grad.numel(), mask,
+                [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+                  internal::DropoutBackward(gp + begin, rp + begin, end - begin, m);
+                });
+    }
+    return {grad, grad_r, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+class FusedLayerNormFunction : public torch::autograd::Function<FusedLayerNormFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input,
+                               const torch::Tensor& weight, const torch::Tensor& bias, double eps) {
+    const auto x = input.contiguous();
+    const int64_t cols = x.size(-1), rows = x.numel() / cols;
+    auto y = torch::empty_like(x);
+    auto stats = torch::empty({2, rows}, x.options());  // mean, rstd
+    const float* in = x.data_ptr<float>();
+    float* out = y.data_ptr<float>();
+    float* mean = stats.data_ptr<float>();
+    float* rstd = mean + rows;
+    const float* w = weight.data_ptr<float>();
+    const float* b = bias.data_ptr<float>();
+    at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / cols), [&](int64_t begin, int64_t end) {
+      internal::LayerNormForward(in + begin * cols, w, b, out + begin * cols, mean + begin,
+                                 rstd + begin, end - begin, cols, static_cast<float>(eps));
+    });
+    ctx->save_for_backward({x, weight});
+    ctx->saved_data["stats"] = stats;
+    return y;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& weight = saved[1];
+    const auto stats = ctx->saved_data["stats"].toTensor();
+    const int64_t cols = x.size(-1), rows = x.numel() / cols;
+    const auto grad = grad_outputs[0].contiguous();
+    auto grad_x = torch::empty_like(x);
+    auto grad_weight = torch::zeros_like(weight);
+    auto grad_bias = torch::zeros_like(weight);
+    internal::LayerNormBackward(
+        x.data_ptr<float>(), weight.data_ptr<float>(), stats.data_ptr<float>(),
+        stats.data_ptr<float>() + rows, grad.data_ptr<float>(), grad_x.data_ptr<float>(),
+        grad_weight.data_ptr<float>(), grad_bias.data_ptr<float>(), rows, cols);
+    return {grad_x, grad_weight, grad_bias, torch::Tensor()};
+  }
+};
+
+// --- Attention
+// ------------------------------------------------------------------------------------
+
+// A (B, rows, H*d) operand viewed per (batch, head): element (b, t, h*d + e) at
+// data + b * batch_stride + t * row_stride + h * d + e.
+struct Operand {
+  float* data;
+  int64_t batch_stride;
+  int64_t row_stride;
+};
+
+// Columns [column, column + H*d) of a contiguous (B, rows, C) tensor.
+Operand OperandOf(const torch::Tensor& t, int64_t column = 0) {
+  SIMSCALE_CHECK(t.dim() == 3 && t.is_contiguous(), "attention operand {} must be contiguous",
+                 ShapeString(t));
+  return {t.data_ptr<float>() + column, t.stride(0), t.stride(1)};
+}
+
+struct AttentionDims {
+  int64_t batch, heads, queries, keys, head_dim;
+};
+
+// Additive key bias (B, T): 0 where attended, -inf elsewhere; undefined without a mask.
+torch::Tensor KeyBias(const torch::Tensor& key_mask) {
+  if (!key_mask.defined()) return torch::Tensor();
+  return torch::zeros(key_mask.sizes(), torch::kFloat)
+      .masked_fill_(key_mask.logical_not().cpu(), -std::numeric_limits<float>::infinity());
+}
+
+// probs (B, H, Tq, T) = softmax(q k^T / sqrt(d) + bias); out (B, Tq, H*d) = dropout(probs) v.
+void AttentionForward(const AttentionDims& s, const Operand& q, const Operand& k, const Operand& v,
+                      const float* key_bias, float* probs, float* out,
+                      const internal::DropoutMask& mask) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  const int64_t width = s.heads * s.head_dim;
+  const int64_t block = s.queries * s.keys;
+  at::parallel_for(0, s.batch * s.heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> dropped(mask.enabled ? static_cast<size_t>(block) : 0);
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t b = index / s.heads, h = index % s.heads;
+      const float* qb = q.data + b * q.batch_stride + h * s.head_dim;
+      const float* kb = k.data + b * k.batch_stride + h * s.head_dim;
+      const float* vb = v.data + b * v.batch_stride + h * s.head_dim;
+      float* p = probs + index * block;
+      Sgemm(false, true, s.queries, s.keys, s.head_dim, scale, qb, q.row_stride, kb, k.row_stride,
+            0.0f, p, s.keys);
+      internal::SoftmaxRowsInPlace(p, s.queries, s.keys,
+                                   key_bias == nullptr ? nullptr : key_bias + b * s.keys);
+      const float* used = p;
+      if (mask.enabled) {
+        internal::DropoutMask block_mask = mask;
+        block_mask.offset = static_cast<uint64_t>(index * block);
+        internal::DropoutApply(p, dropped.data(), block, block_mask);
+        used = dropped.data();
+      }
+      Sgemm(false, false, s.queries, s.head_dim, s.keys, 1.0f, used, s.keys, vb, v.row_stride, 0.0f,
+            out + b * s.queries * width + h * s.head_dim, width);
+    }
+  });
+}
+
+// Gradients of q, k, v (written through their operands) from grad_out (B, Tq, H*d).
+void AttentionBackward(const AttentionDims& s, const Operand& q, const Operand& k, const Operand& v,
+                       const float* probs, const float* grad_out, const Operand& grad_q,
+                       const Operand& grad_k, const Operand& grad_v,
+                       const internal::DropoutMask& mask) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  const int64_t width = s.heads * s.head_dim;
+  const int64_t block = s.queries * s.keys;
+  at::parallel_for(0, s.batch * s.heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> dropped(static_cast<size_t>(block)), grad_p(static_cast<size_t>(block));
+    for (int64_t index = begin; index < end; ++index) {
+      const int64_t b = index / s.heads, h = index % s.heads;
+      const int64_t head = h * s.head_dim;
+      const float* qb = q.data + b * q.batch_stride + head;
+      const float* kb = k.data + b * k.batch_stride + head;
+      const float* vb = v.data + b * v.batch_stride + head;
+      const float* p = probs + index * block;
+      const float* go = grad_out + b * s.queries * width + head;
+      internal::DropoutMask block_mask = mask;
+      block_mask.offset = static_cast<uint64_t>(index * block);
+      const float* used = p;
+      if (mask.enabled) {
+        internal::DropoutApply(p, dropped.data(), block, block_mask);
+        used = dropped.data();
+      }
+      // dV = dropout(P)^T dO
+      Sgemm(true, false, s.keys, s.head_dim, s.queries, 1.0f, used, s.keys, go, width, 0.0f,
+            grad_v.data + b * grad_v.batch_stride + head, grad_v.row_stride);
+      // d dropout(P) = dO V^T, then through the dropout and the softmax.
+      Sgemm(false, true, s.queries, s.keys, s.head_dim, 1.0f, go, width, vb, v.row_stride, 0.0f,
+            grad_p.data(), s.keys);
+      if (mask.enabled) {
+        internal::DropoutBackward(grad_p.data(), dropped.data(), block, block_mask);
+        std::memcpy(grad_p.data(), dropped.data(), static_cast<size_t>(block) * sizeof(float));
+      }
+      internal::SoftmaxRowsBackward(p, grad_p.data(), s.queries, s.keys);
+      // dQ = scale dS K, dK = scale dS^T Q
+      Sgemm(false, false, s.queries, s.head_dim, s.keys, scale, grad_p.data(), s.keys, kb,
+            k.row_stride, 0.0f, grad_q.data + b * grad_q.batch_stride + head, grad_q.row_stride);
+      Sgemm(true, false, s.keys, s.head_dim, s.queries, scale, grad_p.data(), s.keys, qb,
+            q.row_stride, 0.0f, grad_k.data + b * grad_k.batch_stride + head, grad_k.row_stride);
+    }
+  });
+}
+
+struct AttentionArgs {
+  int64_t heads;
+  torch::Tensor key_bias;  // (B, T) float or undefined; not an autograd input
+  double dropout;
+  bool training;
+};
+
+AttentionDims DimsOf(const torch::Tensor& q, const torch::Tensor& kv_source, int64_t width,
+                     int64_t heads) {
+  return {q.size(0), heads, q.size(1), kv_source.size(1), width / heads};
+}
+
+// Self-attention over a packed (B, T, 3D) qkv tensor; gradient returned packed as well.
+class PackedAttention : public torch::autograd::Function<PackedAttention> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& qkv_in,
+                               const AttentionArgs& args) {
+    const auto qkv = qkv_in.contiguous();
+    const int64_t width = qkv.size(2) / 3;
+    const AttentionDims dims = DimsOf(qkv, qkv, width, args.heads);
+    auto probs = torch::empty({dims.batch, dims.heads, dims.queries, dims.keys}, qkv.options());
+    auto out = torch::empty({dims.batch, dims.queries, width}, qkv.options());
+    const auto mask = MakeMask(args.dropout, args.training);
+    AttentionForward(dims, OperandOf(qkv), OperandOf(qkv, width), OperandOf(qkv, 2 * width),
+                     args.key_bias.defined() ? args.key_bias.data_ptr<float>() : nullptr,
+                     probs.data_ptr<float>(), out.data_ptr<float>(), mask);
+    ctx->save_for_backward({qkv});
+    ctx->saved_data["probs"] = probs;
+    ctx->saved_data["heads"] = args.heads;
+    SaveMask(ctx, mask);
+    return out;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto qkv = ctx->get_saved_variables()[0];
+    const auto probs = ctx->saved_data["probs"].toTensor();
+    const int64_t width = qkv.size(2) / 3;
+    const AttentionDims dims = DimsOf(qkv, qkv, width, ctx->saved_data["heads"].toInt());
+    const auto grad_out = grad_outputs[0].contiguous();
+    auto grad = torch::empty_like(qkv);
+    AttentionBackward(dims, OperandOf(qkv), OperandOf(qkv, width), OperandOf(qkv, 2 * width),
+                      probs.data_ptr<float>(), grad_out.data_ptr<float>(), OperandOf(grad),
+                      OperandOf(grad, width), OperandOf(grad, 2 * width), LoadMask(ctx));
+    return {grad, torch::Tensor()};
+  }
+};
+
+// Attention of separate queries (B, Tq, D) over packed keys and values (B, T, 2D).
+class SplitAttention : public torch::autograd::Function<SplitAttention> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q_in,
+                               const torch::Tensor& kv_in, const AttentionArgs& args) {
+    const auto q = q_in.contiguous();
+    const auto kv = kv_in.contiguous();
+    const int64_t width = q.size(2);
+    const AttentionDims dims = DimsOf(q, kv, width, args.heads);
+    auto probs = torch::empty({dims.batch, dims.heads, dims.queries, dims.keys}, q.options());
+    auto out = torch::empty({dims.batch, dims.queries, width}, q.options());
+    const auto mask = MakeMask(args.dropout, args.training);
+    AttentionForward(dims, OperandOf(q), OperandOf(kv), OperandOf(kv, width),
+                     args.key_bias.defined() ? args.key_bias.data_ptr<float>() : nullptr,
+                     probs.data_ptr<float>(), out.data_ptr<float>(), mask);
+    ctx->save_for_backward({q, kv});
+    ctx->saved_data["probs"] = probs;
+    ctx->saved_data["heads"] = args.heads;
+    SaveMask(ctx, mask);
+    return out;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& q = saved[0];
+    const auto& kv = saved[1];
+    const auto probs = ctx->saved_data["probs"].toTensor();
+    const int64_t width = q.size(2);
+    const AttentionDims dims = DimsOf(q, kv, width, ctx->saved_data["heads"].toInt());
+    const auto grad_out = grad_outputs[0].contiguous();
+    auto grad_q = torch::empty_like(q);
+    auto grad_kv = torch::empty_like(kv);
+    AttentionBackward(dims, OperandOf(q), OperandOf(kv), OperandOf(kv, width),
+                      probs.data_ptr<float>(), grad_out.data_ptr<float>(), OperandOf(grad_q),
+                      OperandOf(grad_kv), OperandOf(grad_kv, width), LoadMask(ctx));
+    return {grad_q, grad_kv, torch::Tensor()};
+  }
+};
+
+// The LibTorch formulation, for every device and dtype.
+torch::Tensor TorchAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             int64_t heads, const torch::Tensor& key_mask, double dropout,
+                             bool training) {
+  const int64_t batch = q.size(0), queries = q.size(1), keys = k.size(1), width = q.size(2);
+  const int64_t d = width / heads;
+  const auto split = [&](const torch::Tensor& t, int64_t rows) {
+    return t.reshape({batch, rows, heads, d}).transpose(1, 2);  // (B, H, rows, d)
+  };
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  auto scores = torch::matmul(split(q, queries) * scale, split(k, keys).transpose(-2, -1));
+  if (key_mask.defined()) {
+    scores = scores.masked_fill(key_mask.logical_not().view({batch, 1, 1, keys}),
+                                -std::numeric_limits<double>::infinity());
+  }
+  const auto weights = ApplyDropout(torch::softmax(scores, -1), dropout, training);
+  return torch::matmul(weights, split(v, keys)).transpose(1, 2).reshape({batch, queries, width});
+}
+
+}  // namespace
+
+std::string ShapeString(const torch::Tensor& tensor) {
+  return tensor.defined() ? fmt::format("[{}]", fmt::join(tensor.sizes(), ", ")) : "undefined";
+}
+
+void SetCpuKernels(CpuKernels choice) {
+  Backend& backend = GetBackend();
+  backend.enabled = choice == CpuKernels::kAuto && backend.sgemm != nullptr;
+}
+
+std::string CpuKernelsName() { return GetBackend().enabled ? "onednn+fused" : "torch"; }
+
+bool UseFusedCpu(const torch::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+         GetBackend().enabled.load(std::memory_order_relaxed) &&
+         !AutocastEnabled(c10::DeviceType::CPU);
+}
+
+torch::Tensor DenseForward(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& bias) {
+  if (!UseFusedCpu(x) || weight.scalar_type() != torch::kFloat ||
+      (bias.defined() && bias.scalar_type() != torch::kFloat)) {
+    return torch::linear(x, weight, bias);
+  }
+  CheckArgument(x.dim() >= 1 && x.size(-1) == weight.size(1), "Dense input shape", ShapeString(x),
+                fmt::format("[..., {}]", weight.size(1)));
+  const auto input = x.contiguous();
+  return bias.defined() ? FusedLinear::apply(input, weight.contiguous(), bias.contiguous())
+                        : FusedLinearNoBias::apply(input, weight.contiguous());
+}
+
+torch::Tensor ActivationDropout(const torch::Tensor& x, Activation activation, double p,
+                                bool training) {
+  if (UseFusedCpu(x)) return FusedActivationDropout::apply(x, activation, p, training);
+  torch::Tensor y = x;
+  if (activation == Activation::kRelu) y = torch::relu(x);
+  if (activation == Activation::kGelu) y = torch::gelu(x);
+  return ApplyDropout(y, p, training);
+}
+
+torch::Tensor AddDropout(const torch::Tensor& x, const torch::Tensor& r, double p, bool training) {
+  if (UseFusedCpu(x) && UseFusedCpu(r) && x.sizes() == r.sizes()) {
+    return FusedAddDropout::apply(x, r, p, training);
+  }
+  return x + ApplyDropout(r, p, training);
+}
+
+torch::Tensor ApplyDropout(const torch::Tensor& x, double p, bool training) {
+  if (!training || p <= 0.0) return x;
+  if (p >= 1.0) return x * 0.0;
+  if (!x.device().is_cpu()) return torch::dropout(x, p, /*train=*/true);
+  auto mask = torch::empty(x.sizes(), x.options().dtype(torch::kFloat));
+  float* out = mask.data_ptr<float>();
+  ForChunks(mask.numel(), MakeMask(p, true),
+            [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+              internal::FillDropoutMask(out + begin, end - begin, m);
+            });
+  return x * (x.scalar_type() == torch::kFloat ? mask : mask.to(x.scalar_type()));
+}
+
+torch::Tensor DenseImpl::forward(const torch::Tensor& input) {
+  return DenseForward(input, weight, bias);
+}
+
+torch::Tensor FusedLayerNormImpl::forward(const torch::Tensor& input) {
+  if (!UseFusedCpu(input) || !weight.defined() || options.normalized_shape().size() != 1) {
+    return torch::nn::LayerNormImpl::forward(input);
+  }
+  return FusedLayerNormFunction::apply(input, weight, bias, options.eps());
+}
+
+void InitTransformerWeights(torch::nn::Module& module, double std) {
+  torch::NoGradGuard no_grad;
+  for (const auto& child : module.modules(/*include_self=*/false)) {
+    if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(child.get())) {
+      linear->weight.normal_(0.0, std);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* norm = dynamic_cast<torch::nn::LayerNormImpl*>(child.get())) {
+      if (norm->weight.defined()) norm->weight.fill_(1.0);
+      if (norm->bias.defined()) norm->bias.zero_();
+    }
+  }
+}
+
+torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out,
+                              Activation activation, double dropout) {
+  torch::nn::Sequential mlp;
+  int64_t width = in;
+  for (const int64_t h : hidden) {
+    mlp->push_back(Dense(width, h));
+    mlp->push_back(ActivationDropoutLayer(activation, dropout));
+    width = h;
+  }
+  mlp->push_back(Dense(width, out));
+  return mlp;
+}
+
+TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& options)
+    : options_(options) {
+  const int64_t dim = options.dim();
+  CheckArgument(dim % options.heads() == 0, "transformer width", dim,
+                fmt::format("a multiple of the head count {}", options.heads()));
+  const auto hidden = static_cast<int64_t>(std::llround(dim * options.mlp_ratio()));
+  norm1_ = register_module("norm1", FusedLayerNorm(dim));
+  qkv_ = register_module("qkv", Dense(dim, 3 * dim));
+  proj_ = register_module("proj", Dense(dim, dim));
+  norm2_ = register_module("norm2", FusedLayerNorm(dim));
+  fc1_ = register_module("fc1", Dense(dim, hidden));
+  fc2_ = register_module("fc2", Dense(hidden, dim));
+}
+
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& key_mask,
+                                            int64_t query_count) {
+  return Forward(x, key_mask, UseFusedCpu(x) ? KeyBias(key_mask) : torch::Tensor(), query_count);
+}
+
+torch::Tensor TransformerBlockImpl::Forward(const torch::Tensor& x, const torch::Tensor& key_mask,
+                                            const torch::Tensor& key_bias, int64_t query_count) {
+  const int64_t tokens = x.size(1), dim = options_.dim(), heads = options_.heads();
+  const int64_t queries = query_count > 0 ? std::min(query_count, tokens) : tokens;
+  const double p = options_.dropout();
+  const bool training = is_training();
+  const bool fused = UseFusedCpu(x);
+
+  const auto h = norm1_(x);
+  torch::Tensor attended;
+  if (queries == tokens) {
+    const auto qkv = qkv_(h);
+    if (fused) {
+      attended = PackedAttention::apply(qkv, AttentionArgs{heads, key_bias, p, training});
+    } else {
+      attended = TorchAttention(qkv.narrow(2, 0, dim), qkv.narrow(2, dim, dim),
+                                qkv.narrow(2, 2 * dim, dim), heads, key_mask, p, training);
+    }
+  } else {
+    // Only the first `queries` tokens are updated: their queries against every key and value.
+    const auto& w = qkv_->weight;
+    const auto& b = qkv_->bias;
+    const auto q = DenseForward(h.narrow(1, 0, queries), w.narrow(0, 0, dim), b.narrow(0, 0, dim));
+    const auto kv = DenseForward(h, w.narrow(0, dim, 2 * dim), b.narrow(0, dim, 2 * dim));
+    if (fused) {
+      attended = SplitAttention::apply(q, kv, AttentionArgs{heads, key_bias, p, training});
+    } else {
+      attended = TorchAttention(q, kv.narrow(2, 0, dim), kv.narrow(2, dim, dim), heads, key_mask, p,
+                                training);
+    }
+  }
+  const auto residual = queries == tokens ? x : x.narrow(1, 0, queries);
+  const auto y = AddDropout(residual, proj_(attended), p, training);
+  const auto ff = fc2_(ActivationDropout(fc1_(norm2_(y)), Activation::kGelu, p, training));
+  return AddDropout(y, ff, p, training);
+}
+
+TransformerImpl::TransformerImpl(int64_t layers, const TransformerBlockOptions& options) {
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < layers; ++i) blocks_->push_back(TransformerBlock(options));
+}
+
+torch::Tensor TransformerImpl::forward(torch::Tensor x, const torch::Tensor& key_mask,
+                                       int64_t query_count) {
+  const size_t n = blocks_->size();
+  const auto key_bias = UseFusedCpu(x) ? KeyBias(key_mask) : torch::Tensor();
+  for (size_t i = 0; i < n; ++i) {
+    x = blocks_->ptr<TransformerBlockImpl>(i)->Forward(x, key_mask, key_bias,
+                                                       i + 1 == n ? query_count : 0);
+  }
+  return x;
+}
+
+PatchEmbeddingImpl::PatchEmbeddingImpl(int64_t image_size, int64_t patch_size, int64_t in_channels,
+                                       int64_t dim)
+    : image_size_(image_size),
+      patch_size_(patch_size),
+      in_channels_(in_channels),
+      dim_(dim),
+      num_patches_((image_size / patch_size) * (image_size / patch_size)) {
+  CheckArgument(image_size % patch_size == 0, "image size", image_size,
+                fmt::format("a multiple of the patch size {}", patch_size));
+  proj_ = register_module(
+      "proj",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, dim, patch_size).stride(patch_size)));
+  position_ = register_parameter("position", 0.02 * torch::randn({1, num_patches_, dim}));
+}
+
+torch::Tensor PatchEmbeddingImpl::forward(const torch::Tensor& images) {
+  const int64_t batch = images.size(0), grid = image_size_ / patch_size_, p = patch_size_;
+  CheckArgument(images.dim() == 4 && images.size(1) == in_channels_ &&
+                    images.size(2) == image_size_ && images.size(3) == image_size_,
+                "image batch shape", ShapeString(images),
+                fmt::format("(B, {}, {}, {})", in_channels_, image_size_, image_size_));
+  // (B, C, G, p, G, p) -> (B, G, G, C, p, p): each row is one patch in the conv weight's layout.
+  const auto patches = images.reshape({batch, in_channels_, grid, p, grid, p})
+                           .permute({0, 2, 4, 1, 3, 5})
+                           .reshape({batch * grid * grid, in_channels_ * p * p});
+  const auto embedded = DenseForward(patches, proj_->weight.view({dim_, -1}), proj_->bias);
+  return embedded.view({batch, grid * grid, dim_}) + position_;
+}
+
+VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
+  patches_ = register_module("patches", PatchEmbedding(o.image_size, o.patch_size, 3, o.dim));
+  cls_ = register_parameter("cls", 0.02 * torch::randn({1, 1, o.dim}));
+  transformer_ = register_module(
+      "transformer",
+      Transformer(
+          o.layers,
+          TransformerBlockOptions(o.dim, o.heads).mlp_ratio(o.mlp_ratio).dropout(o.dropout)));
+  norm_ = register_module("norm", FusedLayerNorm(o.dim));
+}
+
+torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images) {
+  const auto patches = patches_(images);
+  const auto tokens = torch::cat({cls_.expand({patches.size(0), 1, cls_.size(2)}), patches}, 1);
+  return norm_(transformer_(tokens));
+}
+
+LanguageEncoderImpl::LanguageEncoderImpl(const LanguageEncoderOptions& o) : options_(o) {
+  embedding_ = register_module("embedding", torch::nn::Embedding(o.vocab_size, o.dim));
+  position_ = register_parameter("position", 0.02 * torch::randn({1, o.max_len, o.dim}));
+  transformer_ = register_module(
+      "transformer",
+      Transformer(o.layers, TransformerBlockOptions(o.dim, o.heads).dropout(o.dropout)));
+  norm_ = register_module("norm", FusedLayerNorm(o.dim));
+}
+
+torch::Tensor LanguageEncoderImpl::forward(const torch::Tensor& tokens, const torch::Tensor& mask) {
+  const int64_t length = tokens.size(1);
+  CheckArgument(length <= options_.max_len, "language token length", length,
+                fmt::format("<= max_text_len {}", options_.max_len));
+  const auto x = embedding_(tokens) + position_.narrow(1, 0, length);
+  // A row with no real token would leave its queries nothing to attend: let such rows attend
+  // everything. Their outputs are zeroed below, like every padded position.
+  const auto key_mask = mask.logical_or(mask.any(1, /*keepdim=*/true).logical_not());
+  const auto encoded = norm_(transformer_(x, key_mask));
+  return encoded.masked_fill(mask.logical_not().unsqueeze(-1), 0.0);
+}
+
+ConvImageEncoderImpl::ConvImageEncoderImpl(int64_t in_channels, int64_t embed_dim) {
+  using torch::nn::Conv2dOptions;
+  net_ = register_module(
+      "net",
+      torch::nn::Sequential(
+          torch::nn::Conv2d(Conv2dOptions(in_channels, 32, 8).stride(4).padding(2)),
+          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(32, 64, 4).stride(2).padding(1)),
+          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(64, 64, 3).stride(1).padding(1)),
+          torch::nn::ReLU(), torch::nn::AdaptiveAvgPool2d(4), torch::nn::Flatten(),
+          Dense(64 * 4 * 4, embed_dim), torch::nn::ReLU()));
+}
+
+torch::Tensor ConvImageEncoderImpl::forward(const torch::Tensor& images) {
+  return net_->forward(images);
+}
+
+}  // namespace simscale::models

@@ -1,0 +1,224 @@
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+// Building blocks shared by the policies: a Linear layer with a faster CPU matrix product, MLPs,
+// a pre-norm transformer block with a key padding mask, and the image/text/state encoders.
+namespace simscale::models {
+
+// "[2, 3]" for a tensor of shape (2, 3); "undefined" for an undefined tensor. For messages.
+std::string ShapeString(const torch::Tensor& tensor);
+
+// --- CPU kernels
+// ---------------------------------------------------------------------------------- Debian's
+// OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to SSE3 kernels (~20 GFLOP/s on
+// one core); oneDNN, which Debian's LibTorch links anyway, has its own JIT sgemm that runs at
+// ~130-160 GFLOP/s here. And LibTorch 1.13 runs small element-wise work (GELU, softmax, dropout) as
+// several passes with a fixed cost each. So on the CPU, in float32 and outside autocast, the layers
+// below use oneDNN's sgemm (loaded at run time) and fused kernels (cpu_kernels.h): Dense, the
+// attention of TransformerBlock, activation+dropout and residual+dropout. Elsewhere (CUDA, bf16,
+// LibTorch builds that hide oneDNN, or kTorch) they are plain LibTorch operations. Both paths
+// compute the same function; results agree to float rounding (GELU and exp in the fused kernels are
+// accurate to a few 1e-7).
+enum class CpuKernels { kAuto, kTorch };
+// Process-wide choice; the environment variable SIMSCALE_CPU_KERNELS=torch sets kTorch at start-up.
+void SetCpuKernels(CpuKernels choice);
+// "onednn+fused" if the fused CPU path is in use now, else "torch".
+std::string CpuKernelsName();
+// Whether `x` takes the fused CPU path.
+bool UseFusedCpu(const torch::Tensor& x);
+
+// y = x W^T + b over the last dimension of x (any leading shape), W: (out, in), b: (out) or
+// undefined. Differentiable in x, W and b.
+torch::Tensor DenseForward(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& bias);
+
+enum class Activation { kIdentity, kRelu, kGelu };
+
+// dropout(act(x)) as one operation (exact erf GELU). p = 0 or !training: act(x).
+torch::Tensor ActivationDropout(const torch::Tensor& x, Activation activation, double p,
+                                bool training);
+// x + dropout(r): the residual connection of a transformer block.
+torch::Tensor AddDropout(const torch::Tensor& x, const torch::Tensor& r, double p, bool training);
+
+// Dropout (inverted: kept values scaled by 1/(1-p)). On the CPU the mask comes from a
+// counter-based hash seeded from LibTorch's default generator, so torch::manual_seed still makes
+// it reproducible (LibTorch 1.13's CPU Bernoulli sampling costs ~8 ns per element, which made
+// dropout the largest cost of the small models). Elsewhere it is torch::dropout.
+torch::Tensor ApplyDropout(const torch::Tensor& x, double p, bool training);
+
+// torch::nn::Linear (same parameters, names and initialisation) whose forward uses DenseForward.
+class DenseImpl : public torch::nn::LinearImpl {
+ public:
+  using torch::nn::LinearImpl::LinearImpl;
+  torch::Tensor forward(const torch::Tensor& input);
+};
+TORCH_MODULE(Dense);
+
+// torch::nn::LayerNorm (same parameters and names) with a fused CPU kernel, for a 1-D normalised
+// shape with affine parameters.
+class FusedLayerNormImpl : public torch::nn::LayerNormImpl {
+ public:
+  explicit FusedLayerNormImpl(int64_t dim)
+      : torch::nn::LayerNormImpl(torch::nn::LayerNormOptions({dim})) {}
+  torch::Tensor forward(const torch::Tensor& input);
+};
+TORCH_MODULE(FusedLayerNorm);
+
+// act followed by dropout as one module (no parameters), for MLPs.
+class ActivationDropoutLayerImpl : public torch::nn::Cloneable<ActivationDropoutLayerImpl> {
+ public:
+  explicit ActivationDropoutLayerImpl(Activation activation = Activation::kRelu, double p = 0.0)
+      : activation_(activation), p_(p) {}
+  void reset() override {}
+  torch::Tensor forward(const torch::Tensor& input) {
+    return ActivationDropout(input, activation_, p_, is_training());
+  }
+
+ private:
+  Activation activation_;
+  double p_;
+};
+TORCH_MODULE(ActivationDropoutLayer);
+
+// Re-initialises every Dense/Linear weight among the submodules of `module` with N(0, std^2) and
+// zero bias, and every LayerNorm with (1, 0): the transformer initialisation of the original
+// (trunc_normal(0.02) whose truncation at +-2 is never reached).
+void InitTransformerWeights(torch::nn::Module& module, double std = 0.02);
+
+// [Linear, act+Dropout] per hidden width, then Linear(last, out) (no activation). Child names are
+// consecutive integers ("0", "1", ...): the Linear layers are 0, 2, 4, ...
+torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out,
+                              Activation activation, double dropout);
+
+// --- Attention ----------------------------------------------------------------------------------
+
+struct TransformerBlockOptions {
+  TransformerBlockOptions(int64_t dim, int64_t heads) : dim_(dim), heads_(heads) {}
+  TORCH_ARG(int64_t, dim);
+  TORCH_ARG(int64_t, heads);
+  TORCH_ARG(double, mlp_ratio) = 4.0;
+  TORCH_ARG(double, dropout) = 0.1;
+};
+
+// Pre-norm transformer encoder layer, batch first, GELU feed-forward:
+//   x = x + Drop(Attn(LN1(x)));  x = x + Drop(W2 Drop(GELU(W1 LN2(x))))
+// Same parameter count as PyTorch's TransformerEncoderLayer(norm_first=True).
+class TransformerBlockImpl : public torch::nn::Module {
+ public:
+  explicit TransformerBlockImpl(const TransformerBlockOptions& options);
+  // x: (B, T, D). key_mask: (B, T) bool (true = real token) or undefined. With query_count q > 0
+  // only the first q tokens are updated and returned, (B, q, D): keys and values still come from
+  // all T tokens. A final layer whose other outputs are discarded saves most of its work this way.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_mask = {},
+                        int64_t query_count = 0);
+  // The same, with the key mask also given as an additive bias (0 / -inf, float (B, T), on the
+  // CPU) for the fused path, so that a stack computes it once.
+  torch::Tensor Forward(const torch::Tensor& x, const torch::Tensor& key_mask,
+                        const torch::Tensor& key_bias, int64_t query_count);
+
+  const TransformerBlockOptions& options() const { return options_; }
+
+ private:
+  TransformerBlockOptions options_;
+  FusedLayerNorm norm1_{nullptr}, norm2_{nullptr};
+  Dense qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr};
+};
+TORCH_MODULE(TransformerBlock);
+
+// A stack of blocks; the key mask applies in every block.
+class TransformerImpl : public torch::nn::Module {
+ public:
+  TransformerImpl(int64_t layers, const TransformerBlockOptions& options);
+  // With query_count > 0 the last block returns only the first query_count tokens.
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& key_mask = {},
+                        int64_t query_count = 0);
+
+ private:
+  torch::nn::ModuleList blocks_{nullptr};
+};
+TORCH_MODULE(Transformer);
+
+// --- Encoders -----------------------------------------------------------------------------------
+
+// Non-overlapping patches -> linear embedding (a Conv2d with kernel = stride = patch, computed as
+// one matrix product) + learned position embedding: (B, 3, S, S) -> (B, (S/p)^2, D).
+class PatchEmbeddingImpl : public torch::nn::Module {
+ public:
+  PatchEmbeddingImpl(int64_t image_size, int64_t patch_size, int64_t in_channels, int64_t dim);
+  torch::Tensor forward(const torch::Tensor& images);
+  int64_t num_patches() const { return num_patches_; }
+
+ private:
+  int64_t image_size_, patch_size_, in_channels_, dim_, num_patches_;
+  torch::nn::Conv2d proj_{nullptr};
+  torch::Tensor position_;
+};
+TORCH_MODULE(PatchEmbedding);
+
+struct VisionEncoderOptions {
+  int64_t image_size = 64;
+  int64_t patch_size = 8;
+  int64_t dim = 128;
+  int64_t heads = 4;
+  int64_t layers = 2;
+  double mlp_ratio = 4.0;
+  double dropout = 0.1;
+};
+
+// ViT: patches + CLS token -> transformer -> LayerNorm: (B, 3, S, S) -> (B, 1 + N, D), CLS first.
+class VisionEncoderImpl : public torch::nn::Module {
+ public:
+  explicit VisionEncoderImpl(const VisionEncoderOptions& options);
+  torch::Tensor forward(const torch::Tensor& images);
+  int64_t num_tokens() const { return 1 + patches_->num_patches(); }
+
+ private:
+  PatchEmbedding patches_{nullptr};
+  torch::Tensor cls_;
+  Transformer transformer_{nullptr};
+  FusedLayerNorm norm_{nullptr};
+};
+TORCH_MODULE(VisionEncoder);
+
+struct LanguageEncoderOptions {
+  int64_t vocab_size = 1000;
+  int64_t max_len = 64;
+  int64_t dim = 128;
+  int64_t heads = 4;
+  int64_t layers = 2;
+  double dropout = 0.1;
+};
+
+// Token + position embedding -> transformer that never attends padded positions -> LayerNorm.
+// tokens: (B, L) int64 with L <= max_len; mask: (B, L) bool, true for real tokens. Outputs at
+// padded positions are set to zero, so nothing downstream can depend on their content.
+class LanguageEncoderImpl : public torch::nn::Module {
+ public:
+  explicit LanguageEncoderImpl(const LanguageEncoderOptions& options);
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& mask);
+
+ private:
+  LanguageEncoderOptions options_;
+  torch::nn::Embedding embedding_{nullptr};
+  torch::Tensor position_;
+  Transformer transformer_{nullptr};
+  FusedLayerNorm norm_{nullptr};
+};
+TORCH_MODULE(LanguageEncoder);
+
+// The BC image encoder of the original: three ReLU convolutions (kernels 8/4/3, strides 4/2/1),
+// 4x4 average pooling, Linear(1024, embed_dim), ReLU. (B, 3, S, S) -> (B, embed_dim).
+class ConvImageEncoderImpl : public torch::nn::Module {
+ public:
+  ConvImageEncoderImpl(int64_t in_channels, int64_t embed_dim);
+  torch::Tensor forward(const torch::Tensor& images);
+
+ private:
+  torch::nn::Sequential net_{nullptr};
+};
+TORCH_MODULE(ConvImageEncoder);
+
+}  // namespace simscale::models

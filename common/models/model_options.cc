@@ -1,0 +1,183 @@
+#include "common/models/model_options.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/config/config.h"
+#include "common/core/error.h"
+
+namespace simscale::models {
+namespace {
+
+std::vector<double> Resolved(const std::vector<double>& bounds, int64_t action_dim, double fill) {
+  if (!bounds.empty()) return bounds;
+  return std::vector<double>(static_cast<size_t>(std::max<int64_t>(action_dim, 0)), fill);
+}
+
+// Checks shared by the schema (as a cross-key check) and ValidateModelOptions.
+void ValidateShared(const ModelOptions& o) {
+  const ModelSpec& s = o.spec;
+  CheckArgument(s.action_low.size() == s.action_high.size(), "model.action_low/action_high",
+                fmt::format("{} and {} values", s.action_low.size(), s.action_high.size()),
+                "the same number of lower and upper bounds");
+  for (size_t i = 0; i < s.action_low.size(); ++i) {
+    CheckArgument(s.action_low[i] < s.action_high[i], fmt::format("model.action_low[{}]", i),
+                  s.action_low[i], fmt::format("< action_high[{}] = {}", i, s.action_high[i]));
+  }
+  CheckArgument(o.head.inference_steps <= o.head.diffusion_steps, "model.head.inference_steps",
+                o.head.inference_steps,
+                fmt::format("<= model.head.diffusion_steps = {}", o.head.diffusion_steps));
+  CheckArgument(o.vla.embed_dim % o.vla.num_heads == 0, "model.vla.embed_dim", o.vla.embed_dim,
+                fmt::format("a multiple of model.vla.num_heads = {}", o.vla.num_heads));
+}
+
+}  // namespace
+
+std::vector<double> ModelSpec::ResolvedActionLow() const {
+  return Resolved(action_low, action_dim, -1.0);
+}
+std::vector<double> ModelSpec::ResolvedActionHigh() const {
+  return Resolved(action_high, action_dim, 1.0);
+}
+
+int64_t VlaOptions::ResolvedFusionLayers() const {
+  return fusion_layers > 0 ? fusion_layers : std::max<int64_t>(num_layers / 2, 2);
+}
+
+void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) {
+  const ModelSpec& s = o.spec;
+  CheckArgument(s.action_dim >= 1, "model.action_dim", s.action_dim,
+                "an integer >= 1 (set it, or let the dataset fill it)");
+  CheckArgument(s.action_horizon >= 1, "model.action_horizon", s.action_horizon, "an integer >= 1");
+  CheckArgument(s.state_dim >= 0, "model.state_dim", s.state_dim, "an integer >= 0");
+  CheckArgument(s.action_low.empty() || static_cast<int64_t>(s.action_low.size()) == s.action_dim,
+                "model.action_low", fmt::format("{} values", s.action_low.size()),
+                fmt::format("empty or model.action_dim = {} values", s.action_dim));
+  ValidateShared(o);
+  std::vector<std::string> seen;
+  for (const auto& camera : s.cameras) {
+    CheckArgument(!camera.empty(), "model.cameras", camera, "non-empty camera names");
+    CheckArgument(std::find(seen.begin(), seen.end(), camera) == seen.end(), "model.cameras",
+                  camera, "distinct camera names");
+    seen.push_back(camera);
+  }
+  CheckArgument(o.head.type == "mlp" || o.head.type == "diffusion", "model.head.type", o.head.type,
+                "one of mlp, diffusion");
+  CheckArgument(o.head.schedule == "linear" || o.head.schedule == "cosine", "model.head.schedule",
+                o.head.schedule, "one of linear, cosine");
+
+  if (model_name == "bc") {
+    CheckArgument(s.state_dim >= 1 || !s.cameras.empty(), "model.state_dim", s.state_dim,
+                  "an integer >= 1 for a bc model without cameras");
+    CheckArgument(!s.uses_language, "model.uses_language", s.uses_language,
+                  "false for a bc model (use vla for language)");
+    CheckArgument(s.cameras.empty() || s.image_size >= 32, "model.image_size", s.image_size,
+                  ">= 32 for the bc image encoder");
+    CheckArgument(o.bc.loss == "mse" || o.bc.loss == "l1", "model.bc.loss", o.bc.loss,
+                  "one of mse, l1");
+  } else if (model_name == "vla") {
+    CheckArgument(!s.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
+    CheckArgument(s.image_size % o.vla.patch_size == 0, "model.image_size", s.image_size,
+                  fmt::format("a multiple of model.vla.patch_size = {}", o.vla.patch_size));
+    CheckArgument(!o.vla.state_token || s.state_dim >= 1, "model.state_dim", s.state_dim,
+                  "an integer >= 1 when model.vla.state_token is true");
+    CheckArgument(o.vla.vocab_size >= 44, "model.vla.vocab_size", o.vla.vocab_size,
+                  ">= 44 (the character tokenizer's ids 0..43)");
+  }
+}
+
+void DeclareModelOptions(config::Schema* schema, ModelOptions* options) {
+  ModelSpec& s = options->spec;
+  schema->Add("model.state_dim", &s.state_dim, "flattened state size (0: from the dataset)").Min(0);
+  schema->Add("model.action_dim", &s.action_dim, "action size (0: from the dataset)").Min(0);
+  schema->Add("model.action_horizon", &s.action_horizon, "actions predicted per observation")
+      .Min(1)
+      .Max(1024);
+  schema->Add("model.cameras", &s.cameras, "camera images the model sees (empty: none)");
+  schema->Add("model.image_size", &s.image_size, "square image side in pixels").Min(8).Max(1024);
+  schema->Add("model.uses_language", &s.uses_language, "condition on a language instruction");
+  schema->Add("model.action_low", &s.action_low, "lower action bounds (empty: -1 per dimension)");
+  schema->Add("model.action_high", &s.action_high, "upper action bounds (empty: 1 per dimension)");
+
+  BcOptions& bc = options->bc;
+  schema->Add("model.bc.hidden_dim", &bc.hidden_dim, "bc MLP width").Min(1).Max(65536);
+  schema->Add("model.bc.num_layers", &bc.num_layers, "bc action MLP hidden layers").Min(1).Max(64);
+  schema->Add("model.bc.image_embed_dim", &bc.image_embed_dim, "bc CNN embedding per camera")
+      .Min(1)
+      .Max(65536);
+  schema->Add("model.bc.dropout", &bc.dropout, "bc dropout probability").Min(0).Max(0.99);
+  schema->Add("model.bc.loss", &bc.loss, "bc regression loss").OneOf({"mse", "l1"});
+
+  VlaOptions& vla = options->vla;
+  schema->Add("model.vla.patch_size", &vla.patch_size, "vision patch side").Min(1).Max(256);
+  schema->Add("model.vla.embed_dim", &vla.embed_dim, "transformer width").Min(8).Max(65536);
+  schema->Add("model.vla.num_heads", &vla.num_heads, "attention heads").Min(1).Max(256);
+  schema->Add("model.vla.num_layers", &vla.num_layers, "vision transformer layers").Min(1).Max(256);
+  schema->Add("model.vla.language_layers", &vla.language_layers, "language transformer layers")
+      .Min(1)
+      .Max(256);
+  schema
+      ->Add("model.vla.fusion_layers", &vla.fusion_layers,
+            "fusion transformer layers (0: max(num_layers/2, 2))")
+      .Min(0)
+      .Max(256);
+  schema->Add("model.vla.mlp_ratio", &vla.mlp_ratio, "feed-forward width / embed_dim")
+      .GreaterThan(0)
+      .Max(64);
+  schema->Add("model.vla.dropout", &vla.dropout, "vla dropout probability").Min(0).Max(0.99);
+  schema->Add("model.vla.vocab_size", &vla.vocab_size, "token embedding rows").Min(44).Max(1 << 20);
+  schema->Add("model.vla.max_text_len", &vla.max_text_len, "instruction length in characters")
+      .Min(1)
+      .Max(4096);
+  schema->Add("model.vla.state_token", &vla.state_token, "add a state token to the fusion");
+
+  ActionHeadOptions& head = options->head;
+  schema->Add("model.head.type", &head.type, "action head").OneOf({"mlp", "diffusion"});
+  schema->Add("model.head.hidden_dim", &head.hidden_dim, "diffusion head width").Min(2).Max(65536);
+  schema->Add("model.head.num_layers", &head.num_layers, "diffusion head residual blocks")
+      .Min(1)
+      .Max(256);
+  schema->Add("model.head.diffusion_steps", &head.diffusion_steps, "DDPM training steps T")
+      .Min(2)
+      .Max(100000);
+  schema->Add("model.head.schedule", &head.schedule, "noise schedule").OneOf({"linear", "cosine"});
+  schema->Add("model.head.beta_start", &head.beta_start, "linear schedule first beta")
+      .GreaterThan(0)
+      .Max(0.5);
+  schema->Add("model.head.beta_end", &head.beta_end, "linear schedule last beta")
+      .GreaterThan(0)
+      .Max(0.999);
+  schema->Add("model.head.inference_steps", &head.inference_steps, "DDIM sampling steps")
+      .Min(1)
+      .Max(100000);
+  schema->AddCheck([options] {
+    try {
+      ValidateShared(*options);
+    } catch (const InvalidArgumentError& e) {
+      throw config::ConfigError(e.what());
+    }
+  });
+}
+
+std::string ModelOptionsToYaml(const ModelOptions& options) {
+  ModelOptions copy = options;
+  config::Schema schema("model", "model options");
+  DeclareModelOptions(&schema, &copy);
+  std::string text = schema.ToYaml();
+  // Drop the schema's "# <tool> resolved configuration" comment line.
+  if (!text.empty() && text.front() == '#') text.erase(0, text.find('\n') + 1);
+  return text;
+}
+
+ModelOptions ModelOptionsFromYaml(const std::string& yaml_text, const std::string& source) {
+  ModelOptions options;
+  config::Schema schema("model", "model options");
+  DeclareModelOptions(&schema, &options);
+  schema.ApplyYaml(yaml_text, source);
+  ValidateShared(options);
+  return options;
+}
+
+}  // namespace simscale::models

@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+// Plain, torch-free descriptions of a model: what it sees and emits (ModelSpec), how it is built
+// (ModelOptions), and the dataset statistics it normalises with (NormalizationStats). Config code
+// and tools include this header without paying for LibTorch.
+namespace simscale::config {
+class Schema;
+}
+
+namespace simscale::models {
+
+// What a policy consumes and produces. Filled from the dataset (state/action sizes, cameras) and
+// the environment (action bounds); stored in checkpoints so a loaded policy knows its interface.
+struct ModelSpec {
+  int64_t state_dim = 0;             // flattened proprioceptive state
+  int64_t action_dim = 0;            // one action
+  int64_t action_horizon = 1;        // H: actions predicted per observation (a chunk of H steps)
+  std::vector<std::string> cameras;  // empty: no images
+  int64_t image_size = 64;           // square RGB images, (3, image_size, image_size)
+  bool uses_language = false;        // a language instruction accompanies each observation
+  // Raw action bounds per dimension; predictions are clamped to them. Empty means [-1, 1].
+  std::vector<double> action_low;
+  std::vector<double> action_high;
+
+  // The bounds with the [-1, 1] default applied (action_dim entries each).
+  std::vector<double> ResolvedActionLow() const;
+  std::vector<double> ResolvedActionHigh() const;
+};
+
+// Behaviour cloning: an MLP over the (normalised) state, optionally concatenated with a CNN
+// embedding of each camera image. Defaults follow the Python original (seed-spec §6.2).
+struct BcOptions {
+  int64_t hidden_dim = 256;
+  int64_t num_layers = 3;  // hidden layers of the action MLP (the state encoder has two)
+  int64_t image_embed_dim = 128;
+  double dropout = 0.1;
+  std::string loss = "mse";  // mse | l1 (the MLP head's regression loss)
+};
+
+// Vision-language-action transformer. The defaults are the Python original's 1.4M-parameter
+// train_vla model (image 64, patch 8, width 128, 4 heads, 2 layers, state token).
+struct VlaOptions {
+  int64_t patch_size = 8;
+  int64_t embed_dim = 128;
+  int64_t num_heads = 4;
+  int64_t num_layers = 2;       // vision transformer layers
+  int64_t language_layers = 2;  // language transformer layers
+  int64_t fusion_layers = 0;    // 0: max(num_layers / 2, 2), as in the original
+  double mlp_ratio = 4.0;
+  double dropout = 0.1;
+  // Embedding rows. The character tokenizer uses ids 0..43; 1000 keeps the original's parameter
+  // count (the unused rows are never read).
+  int64_t vocab_size = 1000;
+  int64_t max_text_len = 64;
+  bool state_token = true;  // add a token for the state (needs spec.state_dim > 0)
+
+  int64_t ResolvedFusionLayers() const;
+};
+
+// The action head turns a feature vector into a chunk of H actions.
+struct ActionHeadOptions {
+  std::string type = "mlp";  // mlp | diffusion
+  // Diffusion head (DDPM training, DDIM sampling).
+  int64_t hidden_dim = 256;
+  int64_t num_layers = 4;  // residual blocks
+  int64_t diffusion_steps = 100;
+  std::string schedule = "linear";  // linear | cosine
+  double beta_start = 1e-4;         // linear schedule
+  double beta_end = 0.02;
+  int64_t inference_steps = 10;  // DDIM steps at inference, <= diffusion_steps
+};
+
+struct ModelOptions {
+  ModelSpec spec;
+  BcOptions bc;
+  VlaOptions vla;
+  ActionHeadOptions head;
+};
+
+// Throws InvalidArgumentError naming the first inconsistent field of `options` for `model_name`.
+void ValidateModelOptions(const std::string& model_name, const ModelOptions& options);
+
+// Declares every option under "model." (model.state_dim, model.bc.hidden_dim, model.vla.embed_dim,
+// model.head.type, ...) with its range; values land in *options. state_dim and action_dim default
+// to 0, meaning "from the dataset".
+void DeclareModelOptions(config::Schema* schema, ModelOptions* options);
+
+// Nested YAML text ("model: {state_dim: ..., bc: {...}, ...}") with every option, and back. Reading
+// is strict: unknown keys and wrong types are errors; missing keys keep their defaults.
+std::string ModelOptionsToYaml(const ModelOptions& options);
+ModelOptions ModelOptionsFromYaml(const std::string& yaml_text, const std::string& source);
+
+// Dataset statistics for normalisation, per dimension. States are standardised with mean/std.
+// Actions are standardised with mean/std, or mapped to [-1, 1] with min/max when `action_min` and
+// `action_max` are given (min/max wins if both are present). Standard deviations (and ranges)
+// below 1e-6 count as 1 so constant dimensions do not blow up.
+struct NormalizationStats {
+  std::vector<double> state_mean;
+  std::vector<double> state_std;
+  std::vector<double> action_mean;
+  std::vector<double> action_std;
+  std::vector<double> action_min;
+  std::vector<double> action_max;
+};
+
+}  // namespace simscale::models

@@ -1,0 +1,92 @@
+#include "common/models/vla.h"
+
+#include <vector>
+
+#include "common/core/error.h"
+
+namespace simscale::models {
+
+VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
+    : Policy(std::move(name), options), tokenizer_(options.vla.max_text_len) {
+  const ModelSpec& s = options.spec;
+  const VlaOptions& v = options.vla;
+  const int64_t d = v.embed_dim;
+  CheckArgument(!s.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
+
+  VisionEncoderOptions vision;
+  vision.image_size = s.image_size;
+  vision.patch_size = v.patch_size;
+  vision.dim = d;
+  vision.heads = v.num_heads;
+  vision.layers = v.num_layers;
+  vision.mlp_ratio = v.mlp_ratio;
+  vision.dropout = v.dropout;
+  vision_ = register_module("vision", VisionEncoder(vision));
+  if (s.cameras.size() > 1) {
+    const auto cameras = static_cast<int64_t>(s.cameras.size());
+    camera_embedding_ =
+        register_parameter("camera_embedding", 0.02 * torch::randn({cameras, 1, d}));
+  }
+  if (s.uses_language) {
+    LanguageEncoderOptions language;
+    language.vocab_size = v.vocab_size;
+    language.max_len = v.max_text_len;
+    language.dim = d;
+    language.heads = v.num_heads;
+    language.layers = v.language_layers;
+    language.dropout = v.dropout;
+    language_ = register_module("language", LanguageEncoder(language));
+  }
+  if (v.state_token) {
+    state_ = register_module(
+        "state",
+        torch::nn::Sequential(Dense(s.state_dim, d), ActivationDropoutLayer(Activation::kGelu, 0.0),
+                              Dense(d, d)));
+  }
+  fusion_ = register_module(
+      "fusion",
+      Transformer(
+          v.ResolvedFusionLayers(),
+          TransformerBlockOptions(d, v.num_heads).mlp_ratio(v.mlp_ratio).dropout(v.dropout)));
+  MlpHeadOptions mlp;
+  mlp.input_dim = d;
+  mlp.hidden = {d, d / 2};
+  mlp.activation = Activation::kGelu;
+  mlp.dropout = v.dropout;
+  SetHead(MakeActionHead(options, d, mlp));
+  // Every Linear N(0, 0.02^2) with zero bias, LayerNorms (1, 0); convolution, embedding, position
+  // and CLS parameters keep their own initialisation.
+  InitTransformerWeights(*this);
+}
+
+torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normalized_state) {
+  const ModelSpec& s = spec();
+  std::vector<torch::Tensor> tokens;
+  std::vector<torch::Tensor> key_masks;  // only needed with language
+  for (size_t i = 0; i < s.cameras.size(); ++i) {
+    auto visual = vision_(batch.images.at(s.cameras[i]) * 2.0 - 1.0);
+    if (camera_embedding_.defined()) visual = visual + camera_embedding_[static_cast<int64_t>(i)];
+    tokens.push_back(visual);
+  }
+  const int64_t b = tokens.front().size(0);
+  const auto visual_tokens = tokens.front().size(1) * static_cast<int64_t>(tokens.size());
+  torch::Tensor key_mask;
+  if (language_) {
+    auto ids = batch.language_tokens;
+    auto mask = batch.language_mask.defined() ? batch.language_mask : ids.ne(0);
+    // Keep columns up to the last real token of the batch: the rest is padding everywhere.
+    const auto positions = torch::arange(1, ids.size(1) + 1, ids.options());
+    const int64_t used =
+        std::max<int64_t>(1, (mask.to(torch::kInt64) * positions).max().item<int64_t>());
+    ids = ids.narrow(1, 0, used);
+    mask = mask.narrow(1, 0, used);
+    tokens.push_back(language_(ids, mask));
+    const auto ones = torch::ones({b, visual_tokens}, mask.options());
+    key_mask = torch::cat({ones, mask, ones.narrow(1, 0, state_ ? 1 : 0)}, 1);
+  }
+  if (state_) tokens.push_back(state_->forward(normalized_state).unsqueeze(1));
+  const auto fused = fusion_(torch::cat(tokens, 1), key_mask, /*query_count=*/1);
+  return fused.squeeze(1);
+}
+
+}  // namespace simscale::models

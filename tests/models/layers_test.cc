@@ -1,0 +1,190 @@
+// The fused CPU path (oneDNN sgemm + fused kernels) against plain LibTorch operations, and the
+// fused AdamW against torch::optim::AdamW.
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "common/models/layers.h"
+#include "common/models/optimizer.h"
+
+namespace simscale::models {
+namespace {
+
+// Runs `f` with the fused path, then with plain LibTorch; restores the default.
+template <typename F>
+std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>> BothPaths(F f) {
+  SetCpuKernels(CpuKernels::kAuto);
+  auto fused = f();
+  SetCpuKernels(CpuKernels::kTorch);
+  auto plain = f();
+  SetCpuKernels(CpuKernels::kAuto);
+  return {fused, plain};
+}
+
+double MaxDiff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+TEST(FusedCpu, DenseMatchesTorchLinearInValuesAndGradients) {
+  torch::manual_seed(1);
+  const auto x0 = torch::randn({3, 5, 40});
+  const auto w0 = torch::randn({24, 40});
+  const auto b0 = torch::randn({24});
+  for (const bool with_bias : {true, false}) {
+    auto run = [&] {
+      auto x = x0.clone().requires_grad_(true);
+      auto w = w0.clone().requires_grad_(true);
+      auto b = b0.clone().requires_grad_(true);
+      auto y = DenseForward(x, w, with_bias ? b : torch::Tensor());
+      (y * y).sum().backward();
+      std::vector<torch::Tensor> out = {y.detach(), x.grad(), w.grad()};
+      if (with_bias) out.push_back(b.grad());
+      return out;
+    };
+    const auto [fused, plain] = BothPaths(run);
+    ASSERT_EQ(fused[0].sizes(), (std::vector<int64_t>{3, 5, 24}));
+    for (size_t i = 0; i < fused.size(); ++i) {
+      EXPECT_LT(MaxDiff(fused[i], plain[i]), 1e-3 * (1 + plain[i].abs().max().item<double>()))
+          << "tensor " << i << " bias " << with_bias;
+    }
+  }
+}
+
+TEST(FusedCpu, TransformerBlockMatchesTorchPathWithMaskAndQueryCount) {
+  torch::manual_seed(2);
+  TransformerBlock block(TransformerBlockOptions(32, 4).dropout(0.0));
+  const auto x0 = torch::randn({3, 9, 32});
+  auto mask = torch::ones({3, 9}, torch::kBool);
+  mask.index_put_({1, torch::indexing::Slice(4)}, false);
+  for (const int64_t queries : {0, 1, 3}) {
+    auto run = [&] {
+      block->zero_grad();
+      auto x = x0.clone().requires_grad_(true);
+      auto y = block(x, mask, queries);
+      (y * torch::sin(torch::arange(y.numel()).view(y.sizes()).to(torch::kFloat))).sum().backward();
+      return std::vector<torch::Tensor>{y.detach(), x.grad(),
+                                        block->named_parameters()["qkv.weight"].grad().clone(),
+                                        block->named_parameters()["norm1.weight"].grad().clone(),
+                                        block->named_parameters()["fc1.bias"].grad().clone()};
+    };
+    const auto [fused, plain] = BothPaths(run);
+    EXPECT_EQ(fused[0].size(1), queries == 0 ? 9 : queries);
+    for (size_t i = 0; i < fused.size(); ++i) {
+      EXPECT_LT(MaxDiff(fused[i], plain[i]), 2e-5 * (1 + plain[i].abs().max().item<double>()))
+          << "tensor " << i << " queries " << queries;
+    }
+  }
+}
+
+TEST(FusedCpu, GeluAndLayerNormMatchTorch) {
+  const auto x0 = torch::linspace(-8, 8, 4001).view({1, 4001});
+  auto gelu = [&] {
+    auto x = x0.clone().requires_grad_(true);
+    auto y = ActivationDropout(x, Activation::kGelu, 0.0, /*training=*/false);
+    y.sum().backward();
+    return std::vector<torch::Tensor>{y.detach(), x.grad()};
+  };
+  const auto [fused, plain] = BothPaths(gelu);
+  EXPECT_LT(MaxDiff(fused[0], plain[0]), 2e-6);
+  EXPECT_LT(MaxDiff(fused[1], plain[1]), 2e-6);
+
+  torch::manual_seed(3);
+  FusedLayerNorm norm(48);
+  {
+    torch::NoGradGuard no_grad;
+    norm->weight.uniform_(0.5, 1.5);
+    norm->bias.uniform_(-1, 1);
+  }
+  const auto z0 = torch::randn({6, 7, 48}) * 3 + 2;
+  auto layer_norm = [&] {
+    norm->zero_grad();
+    auto z = z0.clone().requires_grad_(true);
+    auto y = norm(z);
+    (y * y.detach().cos()).sum().backward();
+    return std::vector<torch::Tensor>{y.detach(), z.grad(), norm->weight.grad().clone(),
+                                      norm->bias.grad().clone()};
+  };
+  const auto [fused_ln, plain_ln] = BothPaths(layer_norm);
+  for (size_t i = 0; i < fused_ln.size(); ++i) {
+    EXPECT_LT(MaxDiff(fused_ln[i], plain_ln[i]), 1e-4) << "tensor " << i;
+  }
+}
+
+TEST(FusedCpu, DropoutKeepsTheRightFractionAndFollowsTheTorchSeed) {
+  const auto ones = torch::ones({200000});
+  torch::manual_seed(7);
+  const auto a = ActivationDropout(ones, Activation::kIdentity, 0.3, /*training=*/true);
+  torch::manual_seed(7);
+  const auto b = ActivationDropout(ones, Activation::kIdentity, 0.3, /*training=*/true);
+  const auto c = ActivationDropout(ones, Activation::kIdentity, 0.3, /*training=*/true);
+  const double kept = a.ne(0).to(torch::kDouble).mean().item<double>();
+  EXPECT_NEAR(kept, 0.7, 0.005);
+  EXPECT_NEAR(a.mean().item<double>(), 1.0, 0.01);  // inverted dropout keeps the mean
+  EXPECT_NEAR(a.max().item<double>(), 1.0 / 0.7, 1e-6);
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_FALSE(torch::equal(a, c));
+  // Evaluation mode is the identity.
+  EXPECT_TRUE(torch::equal(ActivationDropout(ones, Activation::kIdentity, 0.3, false), ones));
+}
+
+TEST(FusedCpu, ResultsDoNotDependOnTheThreadCount) {
+  const int previous = at::get_num_threads();
+  const auto x = torch::randn({300000});
+  std::vector<torch::Tensor> results;
+  for (const int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    torch::manual_seed(21);
+    auto input = x.clone().requires_grad_(true);
+    auto y = ActivationDropout(input, Activation::kGelu, 0.2, /*training=*/true);
+    y.backward(torch::ones_like(y));
+    results.push_back(y.detach());
+    results.push_back(input.grad());
+  }
+  at::set_num_threads(previous);
+  EXPECT_TRUE(torch::equal(results[0], results[2]));
+  EXPECT_TRUE(torch::equal(results[1], results[3]));
+}
+
+TEST(FusedAdamW, MatchesTorchAdamWAndSharesItsStateFormat) {
+  torch::manual_seed(4);
+  const auto init = torch::randn({300, 7});
+  const auto options = torch::optim::AdamWOptions(3e-3).betas({0.8, 0.95}).weight_decay(0.1);
+  auto fused_param = init.clone().requires_grad_(true);
+  auto plain_param = init.clone().requires_grad_(true);
+  FusedAdamW fused({fused_param}, options);
+  torch::optim::AdamW plain({plain_param}, options);
+  for (int step = 0; step < 5; ++step) {
+    const auto grad = torch::randn({300, 7});
+    fused.zero_grad();
+    plain.zero_grad();
+    (fused_param * grad).sum().backward();
+    (plain_param * grad).sum().backward();
+    fused.step();
+    plain.step();
+  }
+  EXPECT_LT(MaxDiff(fused_param, plain_param), 1e-6);
+  EXPECT_GT(MaxDiff(fused_param, init), 1e-3);  // it did move
+
+  // The fused optimizer's state loads into the stock one and continues identically.
+  torch::serialize::OutputArchive archive;
+  fused.save(archive);
+  std::ostringstream stream;
+  archive.save_to(stream);
+  auto copy_param = fused_param.detach().clone().requires_grad_(true);
+  torch::optim::AdamW restored({copy_param}, options);
+  torch::serialize::InputArchive input;
+  std::istringstream in(stream.str());
+  input.load_from(in);
+  restored.load(input);
+  const auto grad = torch::randn({300, 7});
+  for (auto* opt : std::vector<torch::optim::Optimizer*>{&fused, &restored}) opt->zero_grad();
+  (fused_param * grad).sum().backward();
+  (copy_param * grad).sum().backward();
+  fused.step();
+  restored.step();
+  EXPECT_LT(MaxDiff(fused_param, copy_param), 1e-6);
+}
+
+}  // namespace
+}  // namespace simscale::models

@@ -1,0 +1,147 @@
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/config/config.h"
+#include "common/core/error.h"
+#include "common/models/model_options.h"
+#include "common/models/tokenizer.h"
+
+namespace simscale::models {
+namespace {
+
+ModelOptions NonDefaultOptions() {
+  ModelOptions o;
+  o.spec.state_dim = 28;
+  o.spec.action_dim = 7;
+  o.spec.action_horizon = 4;
+  o.spec.cameras = {"front", "wrist"};
+  o.spec.image_size = 96;
+  o.spec.uses_language = true;
+  o.spec.action_low = {-1, -2, -3, -4, -5, -6, 0};
+  o.spec.action_high = {1, 2, 3, 4, 5, 6, 0.04};
+  o.bc.hidden_dim = 512;
+  o.bc.loss = "l1";
+  o.bc.dropout = 0.25;
+  o.vla.embed_dim = 192;
+  o.vla.num_heads = 6;
+  o.vla.patch_size = 16;
+  o.vla.state_token = false;
+  o.head.type = "diffusion";
+  o.head.schedule = "cosine";
+  o.head.beta_start = 1.5e-4;
+  o.head.inference_steps = 25;
+  return o;
+}
+
+TEST(ModelOptions, YamlRoundTripKeepsEveryField) {
+  const ModelOptions o = NonDefaultOptions();
+  const std::string yaml = ModelOptionsToYaml(o);
+  const ModelOptions back = ModelOptionsFromYaml(yaml, "test");
+  EXPECT_EQ(back.spec.state_dim, 28);
+  EXPECT_EQ(back.spec.action_dim, 7);
+  EXPECT_EQ(back.spec.action_horizon, 4);
+  EXPECT_EQ(back.spec.cameras, (std::vector<std::string>{"front", "wrist"}));
+  EXPECT_EQ(back.spec.image_size, 96);
+  EXPECT_TRUE(back.spec.uses_language);
+  EXPECT_EQ(back.spec.action_low, o.spec.action_low);
+  EXPECT_EQ(back.spec.action_high, o.spec.action_high);
+  EXPECT_EQ(back.bc.hidden_dim, 512);
+  EXPECT_EQ(back.bc.loss, "l1");
+  EXPECT_DOUBLE_EQ(back.bc.dropout, 0.25);
+  EXPECT_EQ(back.vla.embed_dim, 192);
+  EXPECT_EQ(back.vla.num_heads, 6);
+  EXPECT_FALSE(back.vla.state_token);
+  EXPECT_EQ(back.head.type, "diffusion");
+  EXPECT_EQ(back.head.schedule, "cosine");
+  EXPECT_DOUBLE_EQ(back.head.beta_start, 1.5e-4);
+  EXPECT_EQ(back.head.inference_steps, 25);
+  // Serialising again gives the same text.
+  EXPECT_EQ(ModelOptionsToYaml(back), yaml);
+}
+
+TEST(ModelOptions, UnknownKeyInYamlIsAnError) {
+  try {
+    ModelOptionsFromYaml("model:\n  bc:\n    hiden_dim: 3\n", "meta.yaml");
+    FAIL() << "expected a ConfigError";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.bc.hiden_dim"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ModelOptions, SchemaDeclaresDottedKeysWithRanges) {
+  ModelOptions options;
+  config::Schema schema("train_ddp", "test");
+  DeclareModelOptions(&schema, &options);
+  for (const char* key : {"model.state_dim", "model.bc.hidden_dim", "model.vla.embed_dim",
+                          "model.head.type", "model.head.inference_steps", "model.cameras"}) {
+    EXPECT_NE(schema.Find(key), nullptr) << key;
+  }
+  schema.ApplySet("model.head.type=diffusion");
+  schema.ApplySet("model.vla.num_layers=6");
+  EXPECT_EQ(options.head.type, "diffusion");
+  EXPECT_EQ(options.vla.num_layers, 6);
+  EXPECT_THROW(schema.ApplySet("model.head.type=gan"), config::ConfigError);
+  EXPECT_THROW(schema.ApplySet("model.vla.embed_dim=0"), config::ConfigError);
+  EXPECT_EQ(options.vla.embed_dim, 128);  // unchanged by the rejected value
+}
+
+TEST(ModelOptions, ValidationNamesTheInconsistentField) {
+  ModelOptions o;
+  o.spec.state_dim = 10;
+  o.spec.action_dim = 4;
+  o.spec.cameras = {"front"};
+  o.spec.image_size = 64;
+  o.vla.patch_size = 10;
+  try {
+    ValidateModelOptions("vla", o);
+    FAIL() << "expected an InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.image_size"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("patch_size = 10"), std::string::npos) << e.what();
+  }
+  o.vla.patch_size = 8;
+  o.head.inference_steps = 200;  // more than the 100 diffusion steps
+  EXPECT_THROW(ValidateModelOptions("vla", o), InvalidArgumentError);
+  o.head.inference_steps = 10;
+  EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  o.spec.action_dim = 0;
+  EXPECT_THROW(ValidateModelOptions("bc", o), InvalidArgumentError);
+}
+
+TEST(CharTokenizer, MapsTheOriginalVocabularyToIds1To43) {
+  const CharTokenizer tokenizer(8);
+  EXPECT_EQ(tokenizer.EncodeIds(" "), (std::vector<int64_t>{1}));
+  EXPECT_EQ(tokenizer.EncodeIds("a"), (std::vector<int64_t>{2}));
+  EXPECT_EQ(tokenizer.EncodeIds("z"), (std::vector<int64_t>{27}));
+  EXPECT_EQ(tokenizer.EncodeIds("0"), (std::vector<int64_t>{28}));
+  EXPECT_EQ(tokenizer.EncodeIds("-"), (std::vector<int64_t>{43}));
+  EXPECT_EQ(tokenizer.EncodeIds("AbC"), tokenizer.EncodeIds("abc"));       // lower-cased
+  EXPECT_EQ(tokenizer.EncodeIds("a#b"), (std::vector<int64_t>{2, 0, 3}));  // unknown -> 0
+  EXPECT_EQ(tokenizer.EncodeIds("abcdefghijk").size(), 8u);                // cut at max_len
+  EXPECT_EQ(tokenizer.Decode(tokenizer.EncodeIds("Pick up!")), "pick up!");
+}
+
+TEST(CharTokenizer, PadsWithZerosAndMasksPaddingAndUnknowns) {
+  const CharTokenizer tokenizer(6);
+  const auto out = tokenizer.Encode({"ab", "a#cdefgh"});
+  ASSERT_EQ(out.tokens.sizes(), (std::vector<int64_t>{2, 6}));
+  ASSERT_EQ(out.mask.scalar_type(), torch::kBool);
+  const auto t = out.tokens.accessor<int64_t, 2>();
+  const auto m = out.mask.accessor<bool, 2>();
+  EXPECT_EQ(t[0][0], 2);
+  EXPECT_EQ(t[0][1], 3);
+  for (int j = 2; j < 6; ++j) {
+    EXPECT_EQ(t[0][j], 0);
+    EXPECT_FALSE(m[0][j]);
+  }
+  EXPECT_TRUE(m[0][0]);
+  EXPECT_EQ(t[1][1], 0);  // '#'
+  EXPECT_FALSE(m[1][1]);
+  EXPECT_TRUE(m[1][5]);  // 'f', the sixth character
+  // Padding to the longest text only.
+  EXPECT_EQ(tokenizer.Encode({"ab", "abc"}, /*pad_to_longest=*/true).tokens.size(1), 3);
+}
+
+}  // namespace
+}  // namespace simscale::models
