@@ -2,18 +2,133 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
+#include "common/core/atomic_file.h"
 #include "common/core/log.h"
+#include "common/models/checkpoint.h"
+#include "common/train/trainer.h"
 
 namespace simscale::train {
+namespace fs = std::filesystem;
+
+models::NormalizationStats ComputeNormalization(const TrajectoryDataset& dataset,
+                                                const mpi::Communicator& comm,
+                                                const std::string& action_normalization) {
+  const mpi::Range mine = mpi::SplitEvenly(dataset.num_episodes(), comm.size(), comm.rank());
+  Moments state = dataset.StateMoments(mine.begin, mine.end);
+  Moments actions = dataset.ActionMoments(mine.begin, mine.end);
+  auto reduce = [&](Moments* m) {
+    comm.AllReduceInPlace(&m->count, 1, mpi::ReduceOp::kSum);
+    comm.AllReduceInPlace(m->sum.data(), m->sum.size(), mpi::ReduceOp::kSum);
+    comm.AllReduceInPlace(m->sum_squares.data(), m->sum_squares.size(), mpi::ReduceOp::kSum);
+    comm.AllReduceInPlace(m->min.data(), m->min.size(), mpi::ReduceOp::kMin);
+    comm.AllReduceInPlace(m->max.data(), m->max.size(), mpi::ReduceOp::kMax);
+  };
+  reduce(&state);
+  reduce(&actions);
+  models::NormalizationStats stats;
+  const std::vector<double> mean = state.Mean(), std = state.Std();
+  for (int64_t h = 0; h < dataset.options().history; ++h) {
+    stats.state_mean.insert(stats.state_mean.end(), mean.begin(), mean.end());
+    stats.state_std.insert(stats.state_std.end(), std.begin(), std.end());
+  }
+  if (action_normalization == "minmax") {
+    stats.action_min = actions.min;
+    stats.action_max = actions.max;
+  } else {
+    stats.action_mean = actions.Mean();
+    stats.action_std = actions.Std();
+  }
+  return stats;
+}
 
 int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
-  const std::filesystem::path run_dir = config.run.output;
+  at::set_num_threads(static_cast<int>(config.threads));
+  InstallPreemptionHandlers();
+  const fs::path run_dir = config.run.output;
+  std::shared_ptr<TrajectoryDataset> train_set, valid_set;
+  std::shared_ptr<models::Policy> model;
+  bool start_clean = false;
+  mpi::RunAgreed(comm, [&] {
+    const auto existing = models::FindLatestCompleteCheckpoint(run_dir);
+    if (existing && !config.run.resume && !config.run.overwrite) {
+      throw InvalidArgumentError(fmt::format(
+          "run directory '{}' already has checkpoints ({}); pass --resume to continue it or "
+          "--overwrite to start again",
+          run_dir.string(), existing->filename().string()));
+    }
+    start_clean = config.run.overwrite;
+    const models::ModelSpec& spec = config.model_options.spec;
+    DatasetOptions data;
+    data.state_keys = config.state_keys;
+    data.cameras = spec.cameras;
+    data.history = config.history;
+    data.action_horizon = spec.action_horizon;
+    data.language = spec.uses_language;
+    data.split = "train";
+    train_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
+    data.split = "valid";
+    try {
+      valid_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
+    } catch (const InvalidArgumentError& e) {
+      log::Warn("no validation set: {}", e.what());
+    }
+    models::ModelOptions options = config.model_options;
+    auto from_dataset = [](int64_t* value, int64_t dataset_value, const char* key) {
+      if (*value == 0) *value = dataset_value;
+      CheckArgument(*value == dataset_value, key, *value,
+                    fmt::format("0 (from the dataset) or the dataset's {}", dataset_value));
+    };
+    from_dataset(&options.spec.state_dim, train_set->state_dim(), "model.state_dim");
+    from_dataset(&options.spec.action_dim, train_set->action_dim(), "model.action_dim");
+    model = models::MakeModel(config.model, options);
+  });
+  if (start_clean && comm.is_root()) {
+    fs::remove_all(run_dir / "checkpoints");
+    fs::remove(run_dir / "metrics.jsonl");
+    fs::remove(run_dir / "metrics.csv");
+  }
+  comm.Barrier();
+  model->SetNormalization(ComputeNormalization(*train_set, comm, config.action_normalization));
   app::WriteResolvedConfig(schema, comm, run_dir / "config.yaml");
-  log::Info("train_ddp: {} ranks, model '{}', {} steps, dataset '{}' -> {}", comm.size(),
-            config.model, config.steps, config.dataset, run_dir.string());
-  log::Warn(
-      "train_ddp: training is not implemented yet; only the configuration was resolved and "
-      "written");
+  log::Info(
+      "train_ddp: {} rank(s) x {} thread(s), model '{}' ({} parameters), dataset {} ({} "
+      "samples), global batch {}, {} steps -> {}",
+      comm.size(), config.threads, config.model, model->ParameterCount(), config.dataset,
+      train_set->num_samples(), config.trainer.batch_size, config.trainer.steps, run_dir.string());
+
+  TrainerOptions options = config.trainer;
+  options.seed = static_cast<uint64_t>(config.run.seed);
+  options.max_text_len = config.model_options.vla.max_text_len;
+  Trainer trainer(model, train_set, valid_set, options, comm, run_dir, schema.ToYaml());
+  if (config.run.resume && !trainer.Resume()) {
+    log::Info("--resume: no complete checkpoint under {}; starting from step 0",
+              (run_dir / "checkpoints").string());
+  }
+  const TrainSummary summary = trainer.Train();
+  if (comm.is_root()) {
+    WriteFileAtomic(
+        run_dir / "summary.json",
+        fmt::format("{{\"steps\": {}, \"final_loss\": {}, \"final_valid_loss\": {}, "
+                    "\"nonfinite_skipped\": {}, \"samples_per_second\": {}, \"data_wait_share\": "
+                    "{}, \"allreduce_share\": {}, \"preempted\": {}, \"world_size\": {}, "
+                    "\"checkpoint\": \"{}\"}}\n",
+                    summary.steps, summary.final_loss, summary.final_valid_loss,
+                    summary.nonfinite_skipped, summary.samples_per_second, summary.data_wait_share,
+                    summary.allreduce_share, summary.preempted ? "true" : "false", comm.size(),
+                    summary.last_checkpoint.string()));
+    log::Info(
+        "train_ddp: {} steps, loss {:.5g}, validation loss {:.5g}, {:.0f} samples/s, data "
+        "wait {:.1f}%, all-reduce {:.1f}% of wall; checkpoint {}",
+        summary.steps, summary.final_loss, summary.final_valid_loss, summary.samples_per_second,
+        100 * summary.data_wait_share, 100 * summary.allreduce_share,
+        summary.last_checkpoint.string());
+  }
+  if (summary.preempted) {
+    log::Warn("train_ddp: stopped by a preemption signal after checkpointing; rerun with --resume");
+    return kPreemptedExitCode;
+  }
   return 0;
 }
 

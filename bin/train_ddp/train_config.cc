@@ -7,18 +7,70 @@ namespace simscale::train {
 void DeclareOptions(config::Schema* schema, TrainConfig* c) {
   c->run.output = "runs/train";
   app::AddRunOptions(schema, &c->run);
-  schema->Add("train.dataset", &c->dataset, "HDF5 dataset written by datagen_mpi").Flag("dataset");
+  TrainerOptions& t = c->trainer;
+  schema->Add("train.dataset", &c->dataset, "HDF5 dataset (a SimScale store or any robomimic file)")
+      .NonEmpty()
+      .Flag("dataset");
   schema->Add("train.model", &c->model, "model to train").OneOf({"bc", "vla"}).Flag("model");
-  schema->Add("train.steps", &c->steps, "optimizer steps").Min(1).Flag("steps");
-  schema->Add("train.batch_size", &c->batch_size, "global batch size (split over ranks)").Min(1);
-  schema->Add("train.lr", &c->lr, "peak learning rate (AdamW)").GreaterThan(0).Max(1);
-  schema->Add("train.weight_decay", &c->weight_decay, "AdamW weight decay").Min(0);
-  schema->Add("train.warmup_steps", &c->warmup_steps, "linear warmup steps").Min(0);
-  schema->Add("train.grad_clip", &c->grad_clip, "global gradient-norm clip (0: off)").Min(0);
+  schema->Add("train.steps", &t.steps, "optimizer steps").Min(1).Flag("steps");
+  schema->Add("train.batch_size", &t.batch_size, "global batch size (split over ranks)").Min(1);
+  schema
+      ->Add("train.grad_accumulation", &t.grad_accumulation,
+            "micro-batches per optimizer step (must divide batch_size)")
+      .Min(1);
+  schema->Add("train.lr", &t.lr, "peak learning rate (AdamW)").GreaterThan(0).Max(1);
+  schema->Add("train.weight_decay", &t.weight_decay, "AdamW weight decay").Min(0);
+  schema->Add("train.warmup_steps", &t.warmup_steps, "linear warmup steps").Min(0);
+  schema->Add("train.min_lr_ratio", &t.min_lr_ratio, "cosine schedule floor (fraction of lr)")
+      .Min(0)
+      .Max(1);
+  schema->Add("train.grad_clip", &t.grad_clip, "global gradient-norm clip (0: off)").Min(0);
+  schema
+      ->Add("train.precision", &t.precision,
+            "fp32, bf16 (autocast on CPU and CUDA) or fp16 (CUDA, dynamic loss scaling)")
+      .OneOf({"fp32", "bf16", "fp16"});
+  schema->Add("train.ema_decay", &t.ema_decay, "weight EMA decay (0: off)").Min(0).Max(0.99999);
+  schema->Add("train.device", &t.device, "compute device").OneOf({"auto", "cpu", "cuda"});
+  schema->Add("train.allreduce", &t.allreduce, "gradient all-reduce backend")
+      .OneOf({"auto", "mpi", "nccl"});
+  schema->Add("train.bucket_mb", &t.bucket_mb, "gradient bucket size in MiB").Min(1);
+  schema->Add("train.prefetch", &t.prefetch, "batches the loader prepares ahead").Min(1).Max(64);
+  schema->Add("train.threads", &c->threads, "LibTorch intra-op threads per rank").Min(1).Max(256);
+  schema->Add("train.log_every", &t.log_every, "steps between metrics lines").Min(1);
+  schema->Add("train.eval_every", &t.eval_every, "steps between validation losses (0: end only)")
+      .Min(0);
+  schema->Add("train.eval_batches", &t.eval_batches, "validation batches").Min(1);
+  schema
+      ->Add("train.checkpoint_every", &t.checkpoint_every,
+            "steps between checkpoints (0: at the end only)")
+      .Min(0);
+  schema->Add("train.keep_checkpoints", &t.keep_checkpoints, "checkpoints kept").Min(1);
+  schema
+      ->Add("train.max_nonfinite", &t.max_nonfinite, "non-finite steps in a row that stop the run")
+      .Min(1);
+  schema->Add("train.metrics_format", &t.metrics_format, "metrics file format")
+      .OneOf({"jsonl", "csv"});
+  schema
+      ->Add("log.progress_interval", &t.progress_interval,
+            "seconds between progress lines in batch logs")
+      .GreaterThan(0);
+  schema->Add("data.state_keys", &c->state_keys,
+              "observation keys forming the state (empty: every low-dimensional one)");
+  schema->Add("data.history", &c->history, "frames of state per sample").Min(1).Max(64);
+  schema
+      ->Add("data.action_normalization", &c->action_normalization,
+            "actions standardised (std) or mapped to [-1, 1] (minmax)")
+      .OneOf({"std", "minmax"});
+  models::DeclareModelOptions(schema, &c->model_options);
   schema->AddCheck([c] {
-    if (c->warmup_steps > c->steps) {
-      config::Fail("train.warmup_steps", fmt::format("at most train.steps ({})", c->steps),
-                   fmt::format("{}", c->warmup_steps));
+    if (c->trainer.warmup_steps > c->trainer.steps) {
+      config::Fail("train.warmup_steps", fmt::format("at most train.steps ({})", c->trainer.steps),
+                   fmt::format("{}", c->trainer.warmup_steps));
+    }
+    if (c->trainer.batch_size % c->trainer.grad_accumulation != 0) {
+      config::Fail("train.grad_accumulation",
+                   fmt::format("a divisor of train.batch_size ({})", c->trainer.batch_size),
+                   fmt::format("{}", c->trainer.grad_accumulation));
     }
   });
 }

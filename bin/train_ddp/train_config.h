@@ -2,9 +2,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/app/tool.h"
 #include "common/config/config.h"
+#include "common/models/model_options.h"
+#include "common/train/trainer.h"
 
 namespace simscale::train {
 
@@ -12,12 +15,12 @@ struct TrainConfig {
   app::RunOptions run;
   std::string dataset;
   std::string model = "bc";  // bc | vla
-  int64_t steps = 1000;
-  int64_t batch_size = 256;  // global batch over all ranks
-  double lr = 1e-3;
-  double weight_decay = 1e-4;
-  int64_t warmup_steps = 100;
-  double grad_clip = 1.0;
+  TrainerOptions trainer;
+  models::ModelOptions model_options;
+  std::vector<std::string> state_keys;  // empty: every low-dimensional observation
+  int64_t history = 1;
+  std::string action_normalization = "std";  // std | minmax
+  int64_t threads = 1;                       // LibTorch intra-op threads per rank
 };
 
 void DeclareOptions(config::Schema* schema, TrainConfig* config);

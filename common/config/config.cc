@@ -438,15 +438,6 @@ void Schema::RunChecks() const {
 }
 
 ParseResult Schema::Parse(int argc, const char* const* argv) {
-  // Defaults must satisfy their own constraints: a schema bug, caught in tests.
-  for (const auto& option : options_) {
-    RawValue raw;
-    raw.source = "default";
-    raw.items = option->CurrentItems();
-    raw.is_list = option->is_list();
-    option->Assign(raw);
-  }
-
   po::options_description generic("General options");
   generic.add_options()("help,h", "print this help and exit")(
       "config", po::value<std::vector<std::string>>()->value_name("FILE"),
@@ -527,6 +518,23 @@ ParseResult Schema::Parse(int argc, const char* const* argv) {
       // A bare boolean flag (--overwrite) arrives without a value: it means true.
       const std::string text = option.is_bool() && value.empty() ? "true" : value;
       Assign(option, CommandLineValue(option, text, fmt::format("command line --{}", flag)));
+    }
+  }
+  // Keys no source set keep their defaults, which must satisfy the constraints too (a required
+  // key has an invalid default, such as an empty dataset path).
+  for (const auto& option : options_) {
+    if (option->source() != "default") continue;
+    RawValue raw;
+    raw.source = "default";
+    raw.items = option->CurrentItems();
+    raw.is_list = option->is_list();
+    try {
+      option->Assign(raw);
+    } catch (const ConfigError&) {
+      throw ConfigError(
+          fmt::format("config key '{}' is required: expected {}, and no --config "
+                      "file, --set or flag sets it",
+                      option->key(), option->Expectation()));
     }
   }
   RunChecks();

@@ -117,11 +117,16 @@ class MpiSync : public GradientSync {
 #if defined(SIMSCALE_WITH_CUDA)
 gpu::ElementType ElementTypeOf(const torch::Tensor& t) {
   switch (t.scalar_type()) {
-    case torch::kFloat32: return gpu::ElementType::kFloat32;
-    case torch::kFloat64: return gpu::ElementType::kFloat64;
-    case torch::kFloat16: return gpu::ElementType::kFloat16;
-    case torch::kBFloat16: return gpu::ElementType::kBFloat16;
-    default: break;
+    case torch::kFloat32:
+      return gpu::ElementType::kFloat32;
+    case torch::kFloat64:
+      return gpu::ElementType::kFloat64;
+    case torch::kFloat16:
+      return gpu::ElementType::kFloat16;
+    case torch::kBFloat16:
+      return gpu::ElementType::kBFloat16;
+    default:
+      break;
   }
   throw Error(fmt::format("NCCL all-reduce of {} tensors is not supported",
                           c10::toString(t.scalar_type())));

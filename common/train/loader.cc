@@ -12,7 +12,10 @@ namespace simscale::train {
 
 ShardedSampler::ShardedSampler(int64_t num_samples, int64_t global_batch, uint64_t seed, int rank,
                                int world)
-    : num_samples_(num_samples), global_batch_(global_batch), seed_(seed), rank_(rank),
+    : num_samples_(num_samples),
+      global_batch_(global_batch),
+      seed_(seed),
+      rank_(rank),
       world_(world) {
   CheckArgument(global_batch >= world, "train.batch_size", global_batch,
                 fmt::format("at least the number of ranks ({})", world));
@@ -56,30 +59,42 @@ LoaderPosition ShardedSampler::Next(const LoaderPosition& position) const {
   return {position.epoch + 1, 0};
 }
 
-BatchConverter::BatchConverter(const TrajectoryDataset& dataset, int64_t max_text_len)
-    : state_dim_(dataset.state_dim()), action_dim_(dataset.action_dim()),
-      horizon_(dataset.options().action_horizon), height_(dataset.image_height()),
-      width_(dataset.image_width()), cameras_(dataset.options().cameras),
-      language_(dataset.options().language), tokenizer_(max_text_len) {}
+BatchConverter::BatchConverter(const TrajectoryDataset& dataset, int64_t max_text_len,
+                               int64_t image_size)
+    : state_dim_(dataset.state_dim()),
+      action_dim_(dataset.action_dim()),
+      horizon_(dataset.options().action_horizon),
+      height_(dataset.image_height()),
+      width_(dataset.image_width()),
+      image_size_(image_size),
+      cameras_(dataset.options().cameras),
+      language_(dataset.options().language),
+      tokenizer_(max_text_len) {}
 
 models::Batch BatchConverter::Convert(const HostBatch& host) const {
   const int64_t b = host.size;
   models::Batch batch;
-  batch.state = torch::from_blob(const_cast<float*>(host.state.data()), {b, state_dim_},
-                                 torch::kFloat32)
-                    .clone();
+  batch.state =
+      torch::from_blob(const_cast<float*>(host.state.data()), {b, state_dim_}, torch::kFloat32)
+          .clone();
   batch.actions = torch::from_blob(const_cast<float*>(host.actions.data()),
                                    {b, horizon_, action_dim_}, torch::kFloat32)
                       .clone();
   if (horizon_ == 1) batch.actions = batch.actions.squeeze(1);
   for (const auto& camera : cameras_) {
     const auto& pixels = host.images.at(camera);
-    batch.images[camera] = torch::from_blob(const_cast<uint8_t*>(pixels.data()),
-                                            {b, height_, width_, 3}, torch::kUInt8)
-                               .permute({0, 3, 1, 2})
-                               .to(torch::kFloat32)
-                               .div_(255.0)
-                               .contiguous();
+    torch::Tensor image = torch::from_blob(const_cast<uint8_t*>(pixels.data()),
+                                           {b, height_, width_, 3}, torch::kUInt8)
+                              .permute({0, 3, 1, 2})
+                              .to(torch::kFloat32)
+                              .div_(255.0);
+    if (image_size_ > 0 && (height_ != image_size_ || width_ != image_size_)) {
+      namespace F = torch::nn::functional;
+      image = F::interpolate(image, F::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{image_size_, image_size_})
+                                        .mode(torch::kArea));
+    }
+    batch.images[camera] = image.contiguous();
   }
   if (language_) {
     models::TokenizedText text = tokenizer_.Encode(host.language);
@@ -90,9 +105,12 @@ models::Batch BatchConverter::Convert(const HostBatch& host) const {
 }
 
 BatchLoader::BatchLoader(std::shared_ptr<const TrajectoryDataset> dataset, ShardedSampler sampler,
-                         LoaderPosition start, int depth, int64_t max_text_len)
-    : dataset_(std::move(dataset)), sampler_(std::move(sampler)),
-      converter_(*dataset_, max_text_len), depth_(std::max(1, depth)), position_(start) {
+                         LoaderPosition start, int depth, int64_t max_text_len, int64_t image_size)
+    : dataset_(std::move(dataset)),
+      sampler_(std::move(sampler)),
+      converter_(*dataset_, max_text_len, image_size),
+      depth_(std::max(1, depth)),
+      position_(start) {
   thread_ = std::thread([this, start] { Run(start); });
 }
 
@@ -143,7 +161,8 @@ models::Batch BatchLoader::Next(double* wait_seconds) {
   changed_.notify_all();
   position_ = sampler_.Next(position_);
   if (wait_seconds != nullptr) {
-    *wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    *wait_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return batch;
 }

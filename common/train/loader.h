@@ -50,15 +50,16 @@ class ShardedSampler {
   std::vector<int64_t> permutation_;
 };
 
-// Turns host buffers into model batches on the CPU: images HWC uint8 -> CHW float in [0, 1],
-// instructions -> token ids and mask.
+// Turns host buffers into model batches on the CPU: images HWC uint8 -> CHW float in [0, 1]
+// (area-resampled to image_size x image_size when the dataset's images differ), instructions ->
+// token ids and mask.
 class BatchConverter {
  public:
-  BatchConverter(const TrajectoryDataset& dataset, int64_t max_text_len);
+  BatchConverter(const TrajectoryDataset& dataset, int64_t max_text_len, int64_t image_size);
   models::Batch Convert(const HostBatch& host) const;
 
  private:
-  int64_t state_dim_, action_dim_, horizon_, height_, width_;
+  int64_t state_dim_, action_dim_, horizon_, height_, width_, image_size_;
   std::vector<std::string> cameras_;
   bool language_;
   models::CharTokenizer tokenizer_;
@@ -70,7 +71,7 @@ class BatchConverter {
 class BatchLoader {
  public:
   BatchLoader(std::shared_ptr<const TrajectoryDataset> dataset, ShardedSampler sampler,
-              LoaderPosition start, int depth, int64_t max_text_len);
+              LoaderPosition start, int depth, int64_t max_text_len, int64_t image_size);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;

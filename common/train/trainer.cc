@@ -39,8 +39,8 @@ std::string StateToYaml(const TrainerState& s) {
   out << YAML::BeginMap << YAML::Key << "step" << YAML::Value << s.step << YAML::Key << "epoch"
       << YAML::Value << s.data.epoch << YAML::Key << "batch" << YAML::Value << s.data.batch
       << YAML::Key << "nonfinite_skipped" << YAML::Value << s.nonfinite_skipped << YAML::Key
-      << "nonfinite_in_a_row" << YAML::Value << s.nonfinite_in_a_row << YAML::Key
-      << "samples_seen" << YAML::Value << s.samples_seen << YAML::EndMap;
+      << "nonfinite_in_a_row" << YAML::Value << s.nonfinite_in_a_row << YAML::Key << "samples_seen"
+      << YAML::Value << s.samples_seen << YAML::EndMap;
   return out.c_str();
 }
 
@@ -87,6 +87,9 @@ double LearningRate(const TrainerOptions& o, int64_t step) {
 }
 
 struct Trainer::Impl {
+  Impl(TrainerOptions o, const mpi::Communicator& c, fs::path dir, std::string yaml)
+      : options(std::move(o)), comm(c), run_dir(std::move(dir)), config_yaml(std::move(yaml)) {}
+
   TrainerOptions options;
   mpi::Communicator comm;
   fs::path run_dir;
@@ -109,7 +112,8 @@ Trainer::Trainer(std::shared_ptr<models::Policy> model,
                  std::shared_ptr<const TrajectoryDataset> train,
                  std::shared_ptr<const TrajectoryDataset> valid, TrainerOptions options,
                  const mpi::Communicator& comm, fs::path run_dir, std::string config_yaml)
-    : impl_(std::make_unique<Impl>(Impl{options, comm, std::move(run_dir), std::move(config_yaml)})),
+    : impl_(std::make_unique<Impl>(std::move(options), comm, std::move(run_dir),
+                                   std::move(config_yaml))),
       model_(std::move(model)) {
   Impl& m = *impl_;
   const TrainerOptions& o = m.options;
@@ -123,12 +127,14 @@ Trainer::Trainer(std::shared_ptr<models::Policy> model,
   // Device: one GPU per rank of a node when CUDA is there and wanted.
   const bool cuda_available = torch::cuda::is_available();
   if (o.device == "cuda" && !cuda_available) {
-    throw InvalidArgumentError("train.device: 'cuda' requested but LibTorch sees no CUDA device "
-                               "(this LibTorch build may be CPU-only)");
+    throw InvalidArgumentError(
+        "train.device: 'cuda' requested but LibTorch sees no CUDA device "
+        "(this LibTorch build may be CPU-only)");
   }
   if ((o.device == "auto" && cuda_available) || o.device == "cuda") {
     const int local = mpi::LocalRank(comm);
-    m.device = torch::Device(torch::kCUDA, static_cast<int8_t>(local % torch::cuda::device_count()));
+    m.device =
+        torch::Device(torch::kCUDA, static_cast<int8_t>(local % torch::cuda::device_count()));
   }
   if (o.precision == "fp16" && !m.device.is_cuda()) {
     throw InvalidArgumentError("train.precision: 'fp16' is for CUDA; use bf16 on the CPU");
@@ -137,10 +143,12 @@ Trainer::Trainer(std::shared_ptr<models::Policy> model,
   m.train = std::move(train);
   m.valid = std::move(valid);
 
-  const bool nccl = o.allreduce == "nccl" || (o.allreduce == "auto" && m.device.is_cuda() && NcclAvailable());
+  const bool nccl =
+      o.allreduce == "nccl" || (o.allreduce == "auto" && m.device.is_cuda() && NcclAvailable());
   m.sync = nccl ? MakeNcclSync(comm) : MakeMpiSync(comm);
   if (!nccl && m.device.is_cuda() && comm.size() > 1) {
-    throw InvalidArgumentError("train.allreduce: MPI all-reduce needs CPU tensors; use nccl on CUDA");
+    throw InvalidArgumentError(
+        "train.allreduce: MPI all-reduce needs CPU tensors; use nccl on CUDA");
   }
   // Every rank starts from rank 0's weights and buffers.
   std::vector<torch::Tensor> state;
@@ -201,9 +209,9 @@ bool Trainer::Resume() {
 double Trainer::ValidationLoss() {
   Impl& m = *impl_;
   if (!m.valid || m.valid->num_samples() < m.micro_batch) return -1.0;
-  ShardedSampler sampler(m.valid->num_samples(), m.micro_batch, m.options.seed ^ 0x5eed, m.comm.rank(),
-                         m.comm.size());
-  BatchConverter converter(*m.valid, m.options.max_text_len);
+  ShardedSampler sampler(m.valid->num_samples(), m.micro_batch, m.options.seed ^ 0x5eed,
+                         m.comm.rank(), m.comm.size());
+  BatchConverter converter(*m.valid, m.options.max_text_len, model_->spec().image_size);
   const int64_t batches = std::min(m.options.eval_batches, sampler.batches_per_epoch());
   double sums[2] = {0.0, 0.0};  // sum of losses x samples, samples
   model_->eval();
@@ -232,14 +240,17 @@ TrainSummary Trainer::Train() {
   Impl& m = *impl_;
   const TrainerOptions& o = m.options;
   const bool root = m.comm.is_root();
-  ShardedSampler sampler(m.train->num_samples(), m.micro_batch, o.seed, m.comm.rank(), m.comm.size());
+  ShardedSampler sampler(m.train->num_samples(), m.micro_batch, o.seed, m.comm.rank(),
+                         m.comm.size());
   const int64_t local_batch = sampler.local_batch();
-  m.loader = std::make_unique<BatchLoader>(m.train, sampler, state_.data, static_cast<int>(o.prefetch),
-                                           o.max_text_len);
+  m.loader =
+      std::make_unique<BatchLoader>(m.train, sampler, state_.data, static_cast<int>(o.prefetch),
+                                    o.max_text_len, model_->spec().image_size);
 
   // Metrics: rank 0 appends; on resume, lines past the checkpoint's step are dropped so the file
   // reads as one uninterrupted run.
-  const fs::path metrics_path = m.run_dir / (o.metrics_format == "csv" ? "metrics.csv" : "metrics.jsonl");
+  const fs::path metrics_path =
+      m.run_dir / (o.metrics_format == "csv" ? "metrics.csv" : "metrics.jsonl");
   std::ofstream metrics;
   if (root) {
     std::vector<std::string> kept;
@@ -363,10 +374,11 @@ TrainSummary Trainer::Train() {
         m.loss_scale = std::max(1.0, m.loss_scale / 2);  // dynamic loss scaling backs off
         m.good_fp16_steps = 0;
       }
-      log::Warn("step {}: non-finite {} (loss {}, gradient norm {}); step skipped on every rank "
-                "({} in a row, {} in total)",
-                state_.step, std::isfinite(loss) ? "gradients" : "loss", loss, norm,
-                state_.nonfinite_in_a_row, state_.nonfinite_skipped);
+      log::Warn(
+          "step {}: non-finite {} (loss {}, gradient norm {}); step skipped on every rank "
+          "({} in a row, {} in total)",
+          state_.step, std::isfinite(loss) ? "gradients" : "loss", loss, norm,
+          state_.nonfinite_in_a_row, state_.nonfinite_skipped);
       if (state_.nonfinite_in_a_row >= o.max_nonfinite) {
         throw Error(fmt::format(
             "{} non-finite steps in a row (train.max_nonfinite); stopping. The last good "

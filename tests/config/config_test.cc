@@ -247,3 +247,27 @@ TEST(ClosestMatch, SuggestsByEditDistanceAndLastComponent) {
 
 }  // namespace
 }  // namespace simscale::config
+
+namespace simscale::config {
+namespace {
+
+TEST(ConfigRequired, AKeyWithAnInvalidDefaultMustBeSet) {
+  std::string dataset;
+  Schema schema("tool", "test");
+  schema.Add("train.dataset", &dataset, "dataset").NonEmpty().Flag("dataset");
+  const char* bare[] = {"tool"};
+  try {
+    schema.Parse(1, bare);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "config key 'train.dataset' is required: expected a non-empty string, and no "
+              "--config file, --set or flag sets it");
+  }
+  const char* set[] = {"tool", "--dataset", "data.h5"};
+  schema.Parse(3, set);
+  EXPECT_EQ(dataset, "data.h5");
+}
+
+}  // namespace
+}  // namespace simscale::config
