@@ -17,6 +17,7 @@
 #include "common/core/log.h"
 #include "common/core/progress.h"
 #include "common/envs/registry.h"
+#include "common/eval/policies.h"
 #include "common/io/stats.h"
 #include "common/io/validate.h"
 
@@ -90,17 +91,10 @@ io::StoreLayout MakeLayout(const sim::RobotEnv& env, const DatagenConfig& config
 }
 
 std::unique_ptr<envs::Policy> MakePolicy(const DatagenConfig& config) {
-  std::unique_ptr<envs::Policy> policy;
-  if (config.policy == "scripted") {
-    policy = envs::MakeScriptedExpert(config.env);
-  } else if (config.policy == "random") {
-    policy = std::make_unique<envs::RandomPolicy>();
-  } else {
-    throw InvalidArgumentError(fmt::format(
-        "datagen.policy: expected 'scripted', 'random' or a checkpoint directory, got '{}' "
-        "(checkpoint policies need a build with the eval module)",
-        config.policy));
-  }
+  eval::PolicyOptions options;
+  options.gl_backend = config.gl_backend;
+  options.device = "cpu";
+  std::unique_ptr<envs::Policy> policy = eval::MakePolicy(config.policy, config.env, options);
   if (config.action_noise > 0) {
     policy = std::make_unique<envs::NoisyPolicy>(std::move(policy), config.action_noise);
   }

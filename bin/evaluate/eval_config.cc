@@ -1,23 +1,46 @@
 #include "bin/evaluate/eval_config.h"
 
+#include "common/envs/registry.h"
+#include "common/sim/randomization.h"
+
 namespace simscale::eval {
 
 void DeclareOptions(config::Schema* schema, EvalConfig* c) {
   c->run.output = "runs/eval";
   app::AddRunOptions(schema, &c->run);
-  schema->Add("eval.env", &c->env, "environment to evaluate in").NonEmpty().Flag("env");
-  schema->Add("eval.policy", &c->policy, "policy: 'scripted', 'random', or a checkpoint directory")
+  schema->Add("eval.env", &c->env, "environment to evaluate in")
+      .OneOf(envs::ListEnvs())
+      .Flag("env");
+  schema
+      ->Add("eval.policy", &c->policy,
+            "policy: 'scripted', 'random', a checkpoint directory or a train_ddp run directory")
       .NonEmpty()
       .Flag("policy");
   schema->Add("eval.episodes", &c->episodes, "episodes per condition over all ranks")
       .Min(1)
       .Flag("episodes");
-  schema->Add("eval.max_steps", &c->max_steps, "episode step limit (0: the env's default)").Min(0);
+  schema->Add("eval.max_steps", &c->max_steps, "episode step limit (0: the env's default)")
+      .Min(0)
+      .Flag("max-steps");
   schema
       ->Add("eval.conditions", &c->conditions,
-            "domain-randomization conditions (presets or single-parameter switches)")
+            "domain-randomization conditions: presets (clean, light, default, heavy) and "
+            "single-parameter switches (friction, mass, ...)")
       .NonEmpty()
+      .OneOf(sim::RandomizationConditionNames())
       .Flag("conditions");
+  schema->Add("eval.prefer_ema", &c->prefer_ema, "use a run's EMA weights when it saved them");
+  schema->Add("eval.device", &c->device, "device for checkpoint policies")
+      .OneOf({"auto", "cpu", "cuda"});
+  schema->Add("eval.gl_backend", &c->gl_backend, "OpenGL platform for rendering")
+      .OneOf({"auto", "egl", "egl_device", "egl_surfaceless", "osmesa"});
+  schema
+      ->Add("eval.frame_episodes", &c->frame_episodes,
+            "first episodes of each condition drawn as a PNG grid of frames (0: none)")
+      .Min(0)
+      .Max(32);
+  schema->Add("eval.video", &c->video, "also write an MP4 of episode 0 per condition (ffmpeg)");
+  schema->Add("eval.threads", &c->threads, "LibTorch intra-op threads per rank").Min(1).Max(256);
 }
 
 }  // namespace simscale::eval

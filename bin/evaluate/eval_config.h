@@ -12,10 +12,16 @@ namespace simscale::eval {
 struct EvalConfig {
   app::RunOptions run;
   std::string env = "reach";
-  std::string policy = "scripted";  // scripted | random | CHECKPOINT_DIR
+  std::string policy = "scripted";  // scripted | random | CHECKPOINT_DIR | RUN_DIR
   int64_t episodes = 100;
   int64_t max_steps = 0;
   std::vector<std::string> conditions = {"clean"};
+  bool prefer_ema = true;
+  std::string device = "auto";
+  std::string gl_backend = "auto";
+  int64_t frame_episodes = 0;
+  bool video = false;
+  int64_t threads = 1;
 };
 
 void DeclareOptions(config::Schema* schema, EvalConfig* config);

@@ -1,20 +1,54 @@
 #include "bin/evaluate/evaluate.h"
 
-#include <filesystem>
+#include <torch/torch.h>
 
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "common/core/atomic_file.h"
 #include "common/core/log.h"
+#include "common/eval/evaluator.h"
 
 namespace simscale::eval {
+namespace fs = std::filesystem;
 
 int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
-  const std::filesystem::path out_dir = config.run.output;
+  at::set_num_threads(static_cast<int>(config.threads));
+  const fs::path out_dir = config.run.output;
+  mpi::RunAgreed(comm, [&] {
+    if (fs::exists(out_dir / "results.json") && !config.run.overwrite) {
+      throw InvalidArgumentError(fmt::format(
+          "'{}' already holds results.json; pass --overwrite to replace it or choose another "
+          "--output",
+          out_dir.string()));
+    }
+    fs::create_directories(out_dir);
+  });
   app::WriteResolvedConfig(schema, comm, out_dir / "config.yaml");
-  log::Info("evaluate: {} ranks, env '{}', policy '{}', {} episodes x {} conditions -> {}",
+  EvalOptions options;
+  options.env = config.env;
+  options.policy = config.policy;
+  options.episodes = config.episodes;
+  options.max_steps = config.max_steps;
+  options.conditions = config.conditions;
+  options.seed = static_cast<uint64_t>(config.run.seed);
+  options.policy_options.prefer_ema = config.prefer_ema;
+  options.policy_options.device = config.device;
+  options.policy_options.gl_backend = config.gl_backend;
+  options.frame_episodes = config.frame_episodes;
+  options.video = config.video;
+  options.output_dir = out_dir;
+  log::Info("evaluate: {} rank(s), env '{}', policy '{}', {} episodes x {} condition(s) -> {}",
             comm.size(), config.env, config.policy, config.episodes, config.conditions.size(),
             out_dir.string());
-  log::Warn(
-      "evaluate: evaluation is not implemented yet; only the configuration was resolved and "
-      "written");
+  const std::vector<ConditionResult> results = Evaluate(options, comm);
+  if (comm.is_root()) {
+    WriteFileAtomic(out_dir / "results.json", ResultsJson(options, results));
+    WriteFileAtomic(out_dir / "results.csv", ResultsCsv(results));
+    std::cout << ResultsTable(options, results) << std::flush;
+  }
   return 0;
 }
 

@@ -101,6 +101,21 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
   TrainerOptions options = config.trainer;
   options.seed = static_cast<uint64_t>(config.run.seed);
   options.max_text_len = config.model_options.vla.max_text_len;
+  {
+    // How an env observation becomes this model's input (read back by common/eval).
+    std::string keys, cameras;
+    for (const auto& k : train_set->state_keys()) keys += (keys.empty() ? "" : ", ") + k;
+    for (const auto& c : config.model_options.spec.cameras) {
+      cameras += (cameras.empty() ? "" : ", ") + c;
+    }
+    options.interface_yaml = fmt::format(
+        "{{env: '{}', state_keys: [{}], history: {}, cameras: [{}], image_size: {}, "
+        "uses_language: {}}}",
+        train_set->env_name(), keys, config.history, cameras,
+        train_set->image_height() > 0 ? train_set->image_height()
+                                      : config.model_options.spec.image_size,
+        config.model_options.spec.uses_language ? "true" : "false");
+  }
   Trainer trainer(model, train_set, valid_set, options, comm, run_dir, schema.ToYaml());
   if (config.run.resume && !trainer.Resume()) {
     log::Info("--resume: no complete checkpoint under {}; starting from step 0",

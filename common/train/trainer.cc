@@ -34,13 +34,18 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-std::string StateToYaml(const TrainerState& s) {
+// The checkpoint's `extra`: the trainer state for an exact resume, and the policy interface.
+std::string StateToYaml(const TrainerState& s, const std::string& interface_yaml) {
+  YAML::Node node;
+  node["step"] = s.step;
+  node["epoch"] = s.data.epoch;
+  node["batch"] = s.data.batch;
+  node["nonfinite_skipped"] = s.nonfinite_skipped;
+  node["nonfinite_in_a_row"] = s.nonfinite_in_a_row;
+  node["samples_seen"] = s.samples_seen;
+  if (!interface_yaml.empty()) node["interface"] = YAML::Load(interface_yaml);
   YAML::Emitter out;
-  out << YAML::BeginMap << YAML::Key << "step" << YAML::Value << s.step << YAML::Key << "epoch"
-      << YAML::Value << s.data.epoch << YAML::Key << "batch" << YAML::Value << s.data.batch
-      << YAML::Key << "nonfinite_skipped" << YAML::Value << s.nonfinite_skipped << YAML::Key
-      << "nonfinite_in_a_row" << YAML::Value << s.nonfinite_in_a_row << YAML::Key << "samples_seen"
-      << YAML::Value << s.samples_seen << YAML::EndMap;
+  out << node;
   return out.c_str();
 }
 
@@ -303,7 +308,7 @@ TrainSummary Trainer::Train() {
       meta.step = state_.step;
       meta.world_size = m.comm.size();
       meta.resolved_config = m.config_yaml;
-      meta.extra = StateToYaml(state_);
+      meta.extra = StateToYaml(state_, o.interface_yaml);
       if (!m.ema.empty()) {
         // The averaged weights, as a checkpoint of their own beside the training one.
         std::vector<torch::Tensor> saved;

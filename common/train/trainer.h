@@ -39,6 +39,9 @@ struct TrainerOptions {
   uint64_t seed = 0;
   int64_t max_text_len = 64;
   double progress_interval = 10.0;
+  // YAML describing how observations map to the model's inputs (state keys, history, cameras,
+  // image size, env): stored in every checkpoint so a loaded policy can be driven in an env.
+  std::string interface_yaml;
 };
 
 // The state a checkpoint must restore for an exact resume (stored as the checkpoint's `extra`).
