@@ -23,12 +23,17 @@ torch::Tensor ActionHead::Clamp(const torch::Tensor& x, const torch::Tensor& low
 
 MlpActionHead::MlpActionHead(const MlpHeadOptions& options, int64_t horizon, int64_t action_dim)
     : ActionHead(horizon, action_dim), loss_(options.loss) {
-  mlp_ = register_module("mlp", MakeMlp(options.input_dim, options.hidden, horizon * action_dim,
-                                        options.activation, options.dropout));
+  MlpOptions mlp;
+  mlp.in = options.input_dim;
+  mlp.hidden = options.hidden;
+  mlp.out = horizon * action_dim;
+  mlp.activation = options.activation;
+  mlp.dropout = options.dropout;
+  mlp_ = register_module("mlp", Mlp(mlp));
 }
 
 HeadOutput MlpActionHead::Loss(const torch::Tensor& features, const torch::Tensor& targets) {
-  const auto prediction = mlp_->forward(features).view(targets.sizes());
+  const auto prediction = mlp_(features).view(targets.sizes());
   auto loss = loss_ == RegressionLoss::kMse ? torch::mse_loss(prediction, targets)
                                             : torch::l1_loss(prediction, targets);
   return {loss, prediction.detach()};
@@ -36,7 +41,7 @@ HeadOutput MlpActionHead::Loss(const torch::Tensor& features, const torch::Tenso
 
 torch::Tensor MlpActionHead::Sample(const torch::Tensor& features, const torch::Tensor& low,
                                     const torch::Tensor& high) {
-  return Clamp(mlp_->forward(features), low, high);
+  return Clamp(mlp_(features), low, high);
 }
 
 // --- Diffusion head ------------------------------------------------------------------------------
@@ -64,14 +69,18 @@ torch::Tensor NoiseSchedule(const std::string& schedule, int64_t steps, double b
 }
 
 ResidualBlockImpl::ResidualBlockImpl(int64_t in, int64_t hidden) {
-  fc1_ = register_module("fc1", Dense(in, hidden));
-  fc2_ = register_module("fc2", Dense(hidden, hidden));
+  MlpOptions mlp;
+  mlp.in = in;
+  mlp.hidden = {hidden};
+  mlp.out = hidden;
+  mlp.activation = Activation::kGelu;
+  mlp.final_activation = true;
+  mlp_ = register_module("mlp", Mlp(mlp));
   if (in != hidden) skip_ = register_module("skip", Dense(in, hidden));
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
-  const auto h = Gelu(fc2_(Gelu(fc1_(x))));
-  return h + (skip_ ? skip_(x) : x);
+  return mlp_(x) + (skip_ ? skip_(x) : x);
 }
 
 DiffusionActionHead::DiffusionActionHead(int64_t input_dim, const ActionHeadOptions& options,

@@ -61,7 +61,7 @@ class MlpActionHead : public ActionHead {
 
  private:
   RegressionLoss loss_;
-  torch::nn::Sequential mlp_{nullptr};
+  Mlp mlp_{nullptr};
 };
 
 // Diffusion over the action chunk (Chi et al., Diffusion Policy, with an MLP denoiser):
@@ -115,7 +115,8 @@ class ResidualBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
-  Dense fc1_{nullptr}, fc2_{nullptr}, skip_{nullptr};
+  Mlp mlp_{nullptr};
+  Dense skip_{nullptr};
 };
 TORCH_MODULE(ResidualBlock);
 

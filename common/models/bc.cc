@@ -10,10 +10,14 @@ BcPolicy::BcPolicy(const ModelOptions& options, std::string name)
   const BcOptions& bc = options.bc;
   int64_t feature_dim = 0;
   if (s.state_dim > 0) {
-    state_encoder_ = MakeMlp(s.state_dim, {bc.hidden_dim, bc.hidden_dim}, bc.hidden_dim,
-                             Activation::kRelu, bc.dropout);
-    state_encoder_->push_back(ActivationDropoutLayer(Activation::kRelu, 0.0));
-    register_module("state_encoder", state_encoder_);
+    MlpOptions encoder;
+    encoder.in = s.state_dim;
+    encoder.hidden = {bc.hidden_dim, bc.hidden_dim};
+    encoder.out = bc.hidden_dim;
+    encoder.activation = Activation::kRelu;
+    encoder.dropout = bc.dropout;
+    encoder.final_activation = true;
+    state_encoder_ = register_module("state_encoder", Mlp(encoder));
     feature_dim += bc.hidden_dim;
   }
   image_encoders_ = register_module("image_encoders", torch::nn::ModuleList());
@@ -32,7 +36,7 @@ BcPolicy::BcPolicy(const ModelOptions& options, std::string name)
 
 torch::Tensor BcPolicy::Encode(const Batch& batch, const torch::Tensor& normalized_state) {
   std::vector<torch::Tensor> features;
-  if (state_encoder_) features.push_back(state_encoder_->forward(normalized_state));
+  if (state_encoder_) features.push_back(state_encoder_(normalized_state));
   const auto& cameras = spec().cameras;
   for (size_t i = 0; i < cameras.size(); ++i) {
     const auto& images = batch.images.at(cameras[i]);

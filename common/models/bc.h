@@ -23,7 +23,7 @@ class BcPolicy : public Policy {
   torch::Tensor Encode(const Batch& batch, const torch::Tensor& normalized_state) override;
 
  private:
-  torch::nn::Sequential state_encoder_{nullptr};
+  Mlp state_encoder_{nullptr};
   torch::nn::ModuleList image_encoders_{nullptr};  // one per camera, in spec order
 };
 

@@ -309,6 +309,113 @@ class FusedLayerNormFunction : public torch::autograd::Function<FusedLayerNormFu
   }
 };
 
+// --- MLP
+// ------------------------------------------------------------------------------------------
+
+struct LayerActivation {
+  Activation activation = Activation::kIdentity;
+  double dropout = 0.0;
+};
+
+struct MlpArgs {
+  std::vector<LayerActivation> layers;
+  bool training;
+};
+
+// A whole MLP as one autograd operation: per layer z = h W^T + b, h' = dropout(act(z)). Keeps each
+// layer's input and pre-activation for the backward pass; dropout masks are regenerated from their
+// seeds.
+class FusedMlpFunction : public torch::autograd::Function<FusedMlpFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input,
+                               torch::TensorList params, const MlpArgs& args) {
+    const size_t n = args.layers.size();
+    c10::List<torch::Tensor> inputs, pre;
+    c10::List<int64_t> seeds;
+    torch::Tensor h = input.contiguous();
+    for (size_t i = 0; i < n; ++i) {
+      const auto& weight = params[2 * i];
+      inputs.push_back(h);
+      const auto z = LinearForward(h, weight, params[2 * i + 1]);
+      const auto mask = MakeMask(args.layers[i].dropout, args.training);
+      seeds.push_back(static_cast<int64_t>(mask.seed));
+      if (args.layers[i].activation == Activation::kIdentity && !mask.enabled) {
+        // Not kept: backward does not need it, and it may be the output, which saved_data must
+        // never hold (output -> node -> saved_data -> output would be a reference cycle).
+        pre.push_back(torch::Tensor());
+        h = z;
+        continue;
+      }
+      pre.push_back(z);
+      h = torch::empty_like(z);
+      const float* zp = z.data_ptr<float>();
+      float* hp = h.data_ptr<float>();
+      const auto kind = KindOf(args.layers[i].activation);
+      ForChunks(z.numel(), mask, [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+        internal::ActivationDropoutForward(zp + begin, hp + begin, end - begin, kind, m);
+      });
+    }
+    std::vector<torch::Tensor> weights;
+    for (size_t i = 0; i < n; ++i) weights.push_back(params[2 * i]);
+    ctx->save_for_backward(weights);
+    ctx->saved_data["inputs"] = inputs;
+    ctx->saved_data["pre"] = pre;
+    ctx->saved_data["seeds"] = seeds;
+    c10::List<int64_t> kinds;
+    c10::List<double> probabilities;
+    for (const auto& layer : args.layers) {
+      kinds.push_back(static_cast<int64_t>(layer.activation));
+      probabilities.push_back(layer.dropout);
+    }
+    ctx->saved_data["kinds"] = kinds;
+    ctx->saved_data["probabilities"] = probabilities;
+    ctx->saved_data["training"] = args.training;
+    return h;
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+    const auto weights = ctx->get_saved_variables();
+    const auto inputs = ctx->saved_data["inputs"].toTensorList();
+    const auto pre = ctx->saved_data["pre"].toTensorList();
+    const auto seeds = ctx->saved_data["seeds"].toIntList();
+    const auto kinds = ctx->saved_data["kinds"].toIntList();
+    const auto probabilities = ctx->saved_data["probabilities"].toDoubleList();
+    const bool training = ctx->saved_data["training"].toBool();
+    const size_t n = weights.size();
+    tensor_list grads(1 + 2 * n + 1);  // input, (weight, bias) per layer, args
+    torch::Tensor g = grad_outputs[0].contiguous();
+    for (size_t k = n; k-- > 0;) {
+      const auto activation = static_cast<Activation>(kinds.get(k));
+      internal::DropoutMask mask;
+      mask.enabled = training && probabilities.get(k) > 0.0;
+      mask.probability = probabilities.get(k);
+      mask.seed = static_cast<uint64_t>(seeds.get(k));
+      if (activation != Activation::kIdentity || mask.enabled) {
+        const torch::Tensor z = pre.get(k);
+        auto gz = torch::empty_like(z);
+        const float* zp = z.data_ptr<float>();
+        const float* gp = g.data_ptr<float>();
+        float* out = gz.data_ptr<float>();
+        const auto kind = KindOf(activation);
+        ForChunks(z.numel(), mask, [&](int64_t begin, int64_t end, const internal::DropoutMask& m) {
+          internal::ActivationDropoutBackward(zp + begin, gp + begin, out + begin, end - begin,
+                                              kind, m);
+        });
+        g = gz;
+      }
+      const bool need_input = k > 0 || ctx->needs_input_grad(0);
+      torch::Tensor grad_h, grad_w;
+      LinearBackward(g, inputs.get(k), weights[k], need_input, ctx->needs_input_grad(1 + 2 * k),
+                     &grad_h, &grad_w);
+      grads[1 + 2 * k] = grad_w;
+      if (ctx->needs_input_grad(2 + 2 * k)) grads[2 + 2 * k] = g.view({-1, g.size(-1)}).sum(0);
+      g = grad_h;
+    }
+    if (ctx->needs_input_grad(0)) grads[0] = g;
+    return grads;
+  }
+};
+
 // --- Attention
 // ------------------------------------------------------------------------------------
 
@@ -603,17 +710,39 @@ void InitTransformerWeights(torch::nn::Module& module, double std) {
   }
 }
 
-torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out,
-                              Activation activation, double dropout) {
-  torch::nn::Sequential mlp;
-  int64_t width = in;
-  for (const int64_t h : hidden) {
-    mlp->push_back(Dense(width, h));
-    mlp->push_back(ActivationDropoutLayer(activation, dropout));
-    width = h;
+MlpImpl::MlpImpl(const MlpOptions& options) : options_(options) {
+  int64_t width = options.in;
+  std::vector<int64_t> widths = options.hidden;
+  widths.push_back(options.out);
+  for (size_t i = 0; i < widths.size(); ++i) {
+    layers_.push_back(register_module(std::to_string(i), Dense(width, widths[i])));
+    width = widths[i];
   }
-  mlp->push_back(Dense(width, out));
-  return mlp;
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  const size_t n = layers_.size();
+  std::vector<LayerActivation> acts(n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool last = i + 1 == n;
+    acts[i].activation =
+        !last || options_.final_activation ? options_.activation : Activation::kIdentity;
+    acts[i].dropout = last ? 0.0 : options_.dropout;
+  }
+  const bool training = is_training();
+  if (UseFusedCpu(x)) {
+    std::vector<torch::Tensor> params;
+    for (const auto& layer : layers_) {
+      params.push_back(layer->weight);
+      params.push_back(layer->bias);
+    }
+    return FusedMlpFunction::apply(x, torch::TensorList(params), MlpArgs{acts, training});
+  }
+  torch::Tensor h = x;
+  for (size_t i = 0; i < n; ++i) {
+    h = ActivationDropout(layers_[i](h), acts[i].activation, acts[i].dropout, training);
+  }
+  return h;
 }
 
 TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& options)
@@ -626,8 +755,13 @@ TransformerBlockImpl::TransformerBlockImpl(const TransformerBlockOptions& option
   qkv_ = register_module("qkv", Dense(dim, 3 * dim));
   proj_ = register_module("proj", Dense(dim, dim));
   norm2_ = register_module("norm2", FusedLayerNorm(dim));
-  fc1_ = register_module("fc1", Dense(dim, hidden));
-  fc2_ = register_module("fc2", Dense(hidden, dim));
+  MlpOptions ffn;
+  ffn.in = dim;
+  ffn.hidden = {hidden};
+  ffn.out = dim;
+  ffn.activation = Activation::kGelu;
+  ffn.dropout = options.dropout();
+  ffn_ = register_module("ffn", Mlp(ffn));
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& key_mask,
@@ -668,8 +802,7 @@ torch::Tensor TransformerBlockImpl::Forward(const torch::Tensor& x, const torch:
   }
   const auto residual = queries == tokens ? x : x.narrow(1, 0, queries);
   const auto y = AddDropout(residual, proj_(attended), p, training);
-  const auto ff = fc2_(ActivationDropout(fc1_(norm2_(y)), Activation::kGelu, p, training));
-  return AddDropout(y, ff, p, training);
+  return AddDropout(y, ffn_(norm2_(y)), p, training);
 }
 
 TransformerImpl::TransformerImpl(int64_t layers, const TransformerBlockOptions& options) {

@@ -67,31 +67,35 @@ class FusedLayerNormImpl : public torch::nn::LayerNormImpl {
 };
 TORCH_MODULE(FusedLayerNorm);
 
-// act followed by dropout as one module (no parameters), for MLPs.
-class ActivationDropoutLayerImpl : public torch::nn::Cloneable<ActivationDropoutLayerImpl> {
- public:
-  explicit ActivationDropoutLayerImpl(Activation activation = Activation::kRelu, double p = 0.0)
-      : activation_(activation), p_(p) {}
-  void reset() override {}
-  torch::Tensor forward(const torch::Tensor& input) {
-    return ActivationDropout(input, activation_, p_, is_training());
-  }
-
- private:
-  Activation activation_;
-  double p_;
-};
-TORCH_MODULE(ActivationDropoutLayer);
-
 // Re-initialises every Dense/Linear weight among the submodules of `module` with N(0, std^2) and
 // zero bias, and every LayerNorm with (1, 0): the transformer initialisation of the original
 // (trunc_normal(0.02) whose truncation at +-2 is never reached).
 void InitTransformerWeights(torch::nn::Module& module, double std = 0.02);
 
-// [Linear, act+Dropout] per hidden width, then Linear(last, out) (no activation). Child names are
-// consecutive integers ("0", "1", ...): the Linear layers are 0, 2, 4, ...
-torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out,
-                              Activation activation, double dropout);
+struct MlpOptions {
+  int64_t in = 0;
+  std::vector<int64_t> hidden;  // widths of the hidden layers
+  int64_t out = 0;
+  Activation activation = Activation::kRelu;
+  double dropout = 0.0;           // after every hidden activation
+  bool final_activation = false;  // apply the activation (no dropout) after the last layer too
+};
+
+// [Linear, act, Dropout] per hidden width, then Linear(last, out) (and act, if final_activation).
+// The Linear layers are children "0", "1", ... On the fused CPU path the whole MLP is one
+// operation (one autograd node): per-operation overhead, not arithmetic, dominated the small
+// policies.
+class MlpImpl : public torch::nn::Module {
+ public:
+  explicit MlpImpl(const MlpOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  const MlpOptions& options() const { return options_; }
+
+ private:
+  MlpOptions options_;
+  std::vector<Dense> layers_;
+};
+TORCH_MODULE(Mlp);
 
 // --- Attention ----------------------------------------------------------------------------------
 
@@ -104,7 +108,7 @@ struct TransformerBlockOptions {
 };
 
 // Pre-norm transformer encoder layer, batch first, GELU feed-forward:
-//   x = x + Drop(Attn(LN1(x)));  x = x + Drop(W2 Drop(GELU(W1 LN2(x))))
+//   x = x + Drop(Attn(LN1(x)));  x = x + Drop(W2 Drop(GELU(W1 LN2(x))))   (W1, W2: ffn.0, ffn.1)
 // Same parameter count as PyTorch's TransformerEncoderLayer(norm_first=True).
 class TransformerBlockImpl : public torch::nn::Module {
  public:
@@ -124,7 +128,8 @@ class TransformerBlockImpl : public torch::nn::Module {
  private:
   TransformerBlockOptions options_;
   FusedLayerNorm norm1_{nullptr}, norm2_{nullptr};
-  Dense qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr};
+  Dense qkv_{nullptr}, proj_{nullptr};
+  Mlp ffn_{nullptr};
 };
 TORCH_MODULE(TransformerBlock);
 

@@ -38,10 +38,12 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
     language_ = register_module("language", LanguageEncoder(language));
   }
   if (v.state_token) {
-    state_ = register_module(
-        "state",
-        torch::nn::Sequential(Dense(s.state_dim, d), ActivationDropoutLayer(Activation::kGelu, 0.0),
-                              Dense(d, d)));
+    MlpOptions state;
+    state.in = s.state_dim;
+    state.hidden = {d};
+    state.out = d;
+    state.activation = Activation::kGelu;
+    state_ = register_module("state", Mlp(state));
   }
   fusion_ = register_module(
       "fusion",
@@ -84,7 +86,7 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
     const auto ones = torch::ones({b, visual_tokens}, mask.options());
     key_mask = torch::cat({ones, mask, ones.narrow(1, 0, state_ ? 1 : 0)}, 1);
   }
-  if (state_) tokens.push_back(state_->forward(normalized_state).unsqueeze(1));
+  if (state_) tokens.push_back(state_(normalized_state).unsqueeze(1));
   const auto fused = fusion_(torch::cat(tokens, 1), key_mask, /*query_count=*/1);
   return fused.squeeze(1);
 }

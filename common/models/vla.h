@@ -36,7 +36,7 @@ class VlaPolicy : public Policy {
   VisionEncoder vision_{nullptr};
   torch::Tensor camera_embedding_;  // (cameras, 1, D) when there are several cameras
   LanguageEncoder language_{nullptr};
-  torch::nn::Sequential state_{nullptr};
+  Mlp state_{nullptr};
   Transformer fusion_{nullptr};
 };
 

@@ -41,7 +41,7 @@ TEST(DiffusionHead, TrainsAtAnyDepth) {
     out.loss.backward();
     EXPECT_TRUE(torch::isfinite(out.loss).item<bool>()) << layers;
     EXPECT_EQ(out.prediction.sizes(), (std::vector<int64_t>{5, 2, 3}));
-    const auto first = head.named_parameters()["blocks.0.fc1.weight"];
+    const auto first = head.named_parameters()["blocks.0.mlp.0.weight"];
     ASSERT_TRUE(first.grad().defined());
     EXPECT_GT(first.grad().abs().sum().item<double>(), 0.0) << layers;
     EXPECT_EQ(head.Sample(features, -torch::ones({3}), torch::ones({3})).sizes(),

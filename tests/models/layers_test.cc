@@ -1,5 +1,6 @@
 // The fused CPU path (oneDNN sgemm + fused kernels) against plain LibTorch operations, and the
 // fused AdamW against torch::optim::AdamW.
+#include <functional>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -66,7 +67,7 @@ TEST(FusedCpu, TransformerBlockMatchesTorchPathWithMaskAndQueryCount) {
       return std::vector<torch::Tensor>{y.detach(), x.grad(),
                                         block->named_parameters()["qkv.weight"].grad().clone(),
                                         block->named_parameters()["norm1.weight"].grad().clone(),
-                                        block->named_parameters()["fc1.bias"].grad().clone()};
+                                        block->named_parameters()["ffn.0.bias"].grad().clone()};
     };
     const auto [fused, plain] = BothPaths(run);
     EXPECT_EQ(fused[0].size(1), queries == 0 ? 9 : queries);
@@ -144,6 +145,39 @@ TEST(FusedCpu, ResultsDoNotDependOnTheThreadCount) {
   at::set_num_threads(previous);
   EXPECT_TRUE(torch::equal(results[0], results[2]));
   EXPECT_TRUE(torch::equal(results[1], results[3]));
+}
+
+// A fused operation that kept its own output in its saved state would form a reference cycle
+// (output -> autograd node -> saved state -> output) and leak every step's activations.
+TEST(FusedCpu, AutogradGraphsReleaseTheirTensors) {
+  torch::manual_seed(22);
+  MlpOptions options;
+  options.in = 8;
+  options.hidden = {16, 16};
+  options.out = 4;
+  options.dropout = 0.1;
+  Mlp mlp(options);
+  TransformerBlock block(TransformerBlockOptions(16, 2));
+  FusedLayerNorm norm(16);
+  const auto check = [](const std::function<torch::Tensor()>& make, const char* what) {
+    c10::weak_intrusive_ptr<c10::TensorImpl> weak(
+        c10::intrusive_ptr<c10::TensorImpl>::reclaim(nullptr));
+    {
+      torch::Tensor out = make();
+      out.sum().backward();
+      weak = c10::weak_intrusive_ptr<c10::TensorImpl>(out.getIntrusivePtr());
+      EXPECT_FALSE(weak.expired()) << what;
+    }
+    EXPECT_TRUE(weak.expired()) << what;
+  };
+  check([&] { return mlp(torch::randn({5, 8})); }, "mlp");
+  check([&] { return mlp(torch::randn({5, 8}, torch::requires_grad())); }, "mlp with input grad");
+  check(
+      [&] {
+        return block(torch::randn({2, 3, 16}), torch::ones({2, 3}, torch::kBool), 1);
+      },
+      "transformer block");
+  check([&] { return norm(torch::randn({4, 16}, torch::requires_grad())); }, "layer norm");
 }
 
 TEST(FusedAdamW, MatchesTorchAdamWAndSharesItsStateFormat) {
