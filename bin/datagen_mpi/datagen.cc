@@ -166,7 +166,12 @@ io::EpisodeRecord EpisodeGenerator::Generate(int64_t episode_index) {
     policy_->Act(*env_, action.data());
     result = &env_->Step(action.data());
     simulation_seconds_ += Seconds(start);
-    for (double a : action) actions_.push_back(static_cast<float>(std::clamp(a, -1.0, 1.0)));
+    // With action noise the executed action is perturbed but the label is the policy's own
+    // (the expert's correction from the perturbed state), unless told to record what ran.
+    const auto* noisy = dynamic_cast<const envs::NoisyPolicy*>(policy_.get());
+    const std::vector<double>& label =
+        noisy != nullptr && !config_.record_noisy_actions ? noisy->clean_action() : action;
+    for (double a : label) actions_.push_back(static_cast<float>(std::clamp(a, -1.0, 1.0)));
     rewards_.push_back(static_cast<float>(result->reward));
     dones_.push_back(result->done() ? 1 : 0);
     episode_return += result->reward;

@@ -30,6 +30,8 @@ void DeclareOptions(config::Schema* schema, DatagenConfig* c) {
             "std of Gaussian noise added to the policy's end-effector actions (diverse demos)")
       .Min(0)
       .Max(1);
+  schema->Add("datagen.record_noisy_actions", &c->record_noisy_actions,
+              "with action noise, store the executed noisy actions instead of the policy's own");
   schema->Add("datagen.only_successful", &c->only_successful,
               "store only successful episodes (the dropped ones are counted and reported)");
   schema

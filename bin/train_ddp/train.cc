@@ -6,6 +6,7 @@
 
 #include "common/core/atomic_file.h"
 #include "common/core/log.h"
+#include "common/core/random.h"
 #include "common/models/checkpoint.h"
 #include "common/train/trainer.h"
 
@@ -82,6 +83,10 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
     };
     from_dataset(&options.spec.state_dim, train_set->state_dim(), "model.state_dim");
     from_dataset(&options.spec.action_dim, train_set->action_dim(), "model.action_dim");
+    // Initial weights from the run's seed (rank 0's are broadcast anyway): the same seed gives
+    // the same run.
+    torch::manual_seed(Mix64(static_cast<uint64_t>(config.run.seed) ^
+                             static_cast<uint64_t>(StreamPurpose::kModelInit)));
     model = models::MakeModel(config.model, options);
   });
   if (start_clean && comm.is_root()) {

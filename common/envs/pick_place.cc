@@ -201,6 +201,7 @@ constexpr double kFastSpeed = 0.0125;   // m per 50 ms step: 0.25 m/s
 constexpr double kSlowSpeed = 0.00625;  // 0.125 m/s
 constexpr double kArrivedTolerance = 0.004;
 constexpr int kPhaseTimeout = 80;
+constexpr double kFeedbackGain = 0.7;
 }  // namespace
 
 void PickPlaceExpert::Reset(const sim::RobotEnv& env, uint64_t, uint64_t) {
@@ -211,7 +212,7 @@ void PickPlaceExpert::Reset(const sim::RobotEnv& env, uint64_t, uint64_t) {
   target_ = spec.Offset("target_pos");
   action_scale_ = env.action_scale();
   const double* obs = env.observation();
-  command_ = {obs[ee_], obs[ee_ + 1], obs[ee_ + 2]};
+  setpoint_ = {obs[ee_], obs[ee_ + 1], obs[ee_ + 2]};
   Enter(Phase::kApproach);
 }
 
@@ -223,19 +224,13 @@ void PickPlaceExpert::Enter(Phase phase) {
 
 bool PickPlaceExpert::MoveToward(const double* ee, const std::array<double, 3>& goal, double speed,
                                  double* action) {
-  double step[3];
+  // Advance the setpoint toward the goal at `speed`.
   double remaining = 0.0;
-  for (int k = 0; k < 3; ++k) {
-    step[k] = goal[static_cast<size_t>(k)] - command_[static_cast<size_t>(k)];
-    remaining += step[k] * step[k];
-  }
+  for (size_t k = 0; k < 3; ++k) remaining += (goal[k] - setpoint_[k]) * (goal[k] - setpoint_[k]);
   remaining = std::sqrt(remaining);
-  const double scale = remaining > speed ? speed / remaining : 1.0;
-  for (int k = 0; k < 3; ++k) {
-    const double move = std::clamp(step[k] * scale / action_scale_, -1.0, 1.0);
-    action[k] = move;
-    command_[static_cast<size_t>(k)] += move * action_scale_;
-  }
+  const double fraction = remaining > speed ? speed / remaining : 1.0;
+  for (size_t k = 0; k < 3; ++k) setpoint_[k] += (goal[k] - setpoint_[k]) * fraction;
+  Hold(ee, action);
   double error = 0.0;
   for (int k = 0; k < 3; ++k) {
     const double e = ee[k] - goal[static_cast<size_t>(k)];
@@ -244,6 +239,15 @@ bool PickPlaceExpert::MoveToward(const double* ee, const std::array<double, 3>& 
   const bool arrived = remaining <= speed && std::sqrt(error) < kArrivedTolerance;
   settled_steps_ = arrived ? settled_steps_ + 1 : 0;
   return settled_steps_ >= 2;
+}
+
+void PickPlaceExpert::Hold(const double* ee, double* action) const {
+  // Feedback on the measured end-effector: the controller's target moves by the remaining error,
+  // so disturbances (action noise, contacts) are corrected instead of accumulated.
+  for (int k = 0; k < 3; ++k) {
+    action[k] = std::clamp(
+        kFeedbackGain * (setpoint_[static_cast<size_t>(k)] - ee[k]) / action_scale_, -1.0, 1.0);
+  }
 }
 
 void PickPlaceExpert::Act(const sim::RobotEnv& env, double* action) {
@@ -270,10 +274,11 @@ void PickPlaceExpert::Act(const sim::RobotEnv& env, double* action) {
     }
     case Phase::kClose: {
       action[3] = -1.0;
+      Hold(ee, action);
       // Wait at least 8 steps and until the fingers have stopped on the cube.
       if ((phase_steps_ >= 8 && finger_speed < 0.002) || phase_steps_ > 60) {
         for (int k = 0; k < 3; ++k) grasp_offset_[static_cast<size_t>(k)] = ee[k] - object[k];
-        goal_ = {command_[0], command_[1], command_[2] + kLiftBy};
+        goal_ = {setpoint_[0], setpoint_[1], setpoint_[2] + kLiftBy};
         Enter(Phase::kLift);
       }
       break;
@@ -298,8 +303,9 @@ void PickPlaceExpert::Act(const sim::RobotEnv& env, double* action) {
     }
     case Phase::kOpen: {
       action[3] = 1.0;
+      Hold(ee, action);
       if (phase_steps_ >= 8) {
-        goal_ = {command_[0], command_[1], command_[2] + kLiftBy};
+        goal_ = {setpoint_[0], setpoint_[1], setpoint_[2] + kLiftBy};
         Enter(Phase::kRetreat);
       }
       break;

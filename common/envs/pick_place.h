@@ -58,9 +58,10 @@ class PickPlaceEnv : public sim::RobotEnv {
 };
 
 // A state machine that sees only the observation: approach above the cube, descend, close until
-// the fingers stop, lift, carry above the target, lower, open. It tracks its own commanded
-// end-effector target and moves it at a bounded speed; a moving phase ends when the commanded
-// target has arrived and the measured end-effector is within 4 mm of it for 2 steps.
+// the fingers stop, lift, carry above the target, lower, open. It moves a setpoint toward each
+// phase's goal at a bounded speed and drives the measured end-effector onto the setpoint by
+// feedback (so action noise and contact disturbances are corrected); a moving phase ends when the
+// setpoint has arrived and the end-effector is within 4 mm of it for 2 steps.
 class PickPlaceExpert : public Policy {
  public:
   enum class Phase { kApproach, kDescend, kClose, kLift, kCarry, kLower, kOpen, kRetreat, kDone };
@@ -76,11 +77,13 @@ class PickPlaceExpert : public Policy {
   // and the measured end-effector has followed.
   bool MoveToward(const double* ee, const std::array<double, 3>& goal, double speed,
                   double* action);
+  // Actions that keep the end-effector on the setpoint.
+  void Hold(const double* ee, double* action) const;
 
   Phase phase_ = Phase::kApproach;
   int phase_steps_ = 0;
   int settled_steps_ = 0;
-  std::array<double, 3> command_{};  // the end-effector target the env's controller holds
+  std::array<double, 3> setpoint_{};  // where the end-effector should be now
   std::array<double, 3> goal_{};
   std::array<double, 3> grasp_offset_{};  // ee - object while holding
   double action_scale_ = 0.05;

@@ -25,10 +25,12 @@ void NoisyPolicy::Reset(const sim::RobotEnv& env, uint64_t seed, uint64_t episod
   stream_ = std::make_unique<RandomStream>(seed, episode_index, StreamPurpose::kPolicyNoise);
   offset_ = env.action_spec().Offset("ee_delta");
   size_ = env.action_spec().SizeOf("ee_delta");
+  clean_.assign(static_cast<size_t>(env.action_spec().size()), 0.0);
 }
 
 void NoisyPolicy::Act(const sim::RobotEnv& env, double* action) {
   inner_->Act(env, action);
+  std::copy(action, action + clean_.size(), clean_.begin());
   for (int i = offset_; i < offset_ + size_; ++i) {
     action[i] = std::clamp(action[i] + stddev_ * stream_->Normal(), -1.0, 1.0);
   }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/core/random.h"
 #include "common/sim/robot_env.h"
@@ -34,13 +35,17 @@ class RandomPolicy : public Policy {
 };
 
 // Adds Gaussian noise (std in action units) to the end-effector part of another policy's actions,
-// from the (seed, episode, policy_noise) stream: diverse but reproducible demonstrations.
+// from the (seed, episode, policy_noise) stream: diverse but reproducible demonstrations. The
+// inner policy's own action stays available as the label (DART-style data collection: the states
+// are perturbed, the recorded actions are the expert's corrections).
 class NoisyPolicy : public Policy {
  public:
   NoisyPolicy(std::unique_ptr<Policy> inner, double stddev);
   void Reset(const sim::RobotEnv& env, uint64_t seed, uint64_t episode_index) override;
   void Act(const sim::RobotEnv& env, double* action) override;
   std::string name() const override;
+  // The inner policy's action of the last Act() (before the noise).
+  const std::vector<double>& clean_action() const { return clean_; }
 
  private:
   std::unique_ptr<Policy> inner_;
@@ -48,6 +53,7 @@ class NoisyPolicy : public Policy {
   std::unique_ptr<RandomStream> stream_;
   int offset_ = 0;  // the ee_delta slice of the action, resolved at Reset
   int size_ = 0;
+  std::vector<double> clean_;
 };
 
 }  // namespace simscale::envs

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -27,6 +29,24 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 std::atomic<bool> g_preempt{false};
+
+// Test hooks (environment): SIMSCALE_TRAIN_STOP_AT=N acts like a preemption signal before step N;
+// SIMSCALE_TRAIN_NAN_STEPS=a,b,... makes the loss non-finite at those steps on the last rank.
+int64_t StopAtFromEnvironment() {
+  const char* v = std::getenv("SIMSCALE_TRAIN_STOP_AT");
+  return v != nullptr && *v != '\0' ? std::atoll(v) : -1;
+}
+std::vector<int64_t> NanStepsFromEnvironment() {
+  std::vector<int64_t> steps;
+  const char* v = std::getenv("SIMSCALE_TRAIN_NAN_STEPS");
+  if (v == nullptr) return steps;
+  std::stringstream stream(v);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) steps.push_back(std::atoll(item.c_str()));
+  }
+  return steps;
+}
 
 void OnPreemptionSignal(int) { g_preempt.store(true); }
 
@@ -333,10 +353,13 @@ TrainSummary Trainer::Train() {
     summary.last_checkpoint = dir;
   };
 
+  const int64_t stop_at = StopAtFromEnvironment();
+  const std::vector<int64_t> nan_steps = NanStepsFromEnvironment();
   model_->train();
   while (state_.step < o.steps) {
     // Preemption: any rank's signal stops every rank at the same step, after a checkpoint.
-    if (m.comm.AllReduce<int>(PreemptionRequested() ? 1 : 0, mpi::ReduceOp::kMax) != 0) {
+    const bool stop = PreemptionRequested() || state_.step == stop_at;
+    if (m.comm.AllReduce<int>(stop ? 1 : 0, mpi::ReduceOp::kMax) != 0) {
       log::Warn("preemption signal: writing a checkpoint at step {} and stopping", state_.step);
       write_checkpoint();
       summary.preempted = true;
@@ -359,8 +382,13 @@ TrainSummary Trainer::Train() {
       // gradients is the gradient of the global mean, at any rank count.
       const double weight = static_cast<double>(local_batch) /
                             static_cast<double>(m.micro_batch * o.grad_accumulation);
-      (out.loss * (weight * m.loss_scale)).backward();
-      local_loss += out.loss.item<double>() * static_cast<double>(local_batch);
+      torch::Tensor loss_value = out.loss;
+      if (m.comm.rank() == m.comm.size() - 1 &&
+          std::find(nan_steps.begin(), nan_steps.end(), state_.step) != nan_steps.end()) {
+        loss_value = loss_value * std::numeric_limits<double>::quiet_NaN();
+      }
+      (loss_value * (weight * m.loss_scale)).backward();
+      local_loss += loss_value.item<double>() * static_cast<double>(local_batch);
     }
     const auto reduce_start = Clock::now();
     m.sync->AllReduceSum(m.grads->buckets());
