@@ -61,6 +61,7 @@ PickPlaceEnv::PickPlaceEnv(const sim::EnvOptions& options)
   sim::DampedLeastSquaresController::Options ik;
   ik.rest_posture = home;
   SetController(std::make_unique<sim::DampedLeastSquaresController>(ik), 0.05);
+  SetBinaryGripper(true);
 
   ee_point_ = reward_context_.AddPoint("ee");
   object_point_ = reward_context_.AddPoint("object");
@@ -238,7 +239,7 @@ bool PickPlaceExpert::MoveToward(const double* ee, const std::array<double, 3>& 
   }
   const bool arrived = remaining <= speed && std::sqrt(error) < kArrivedTolerance;
   settled_steps_ = arrived ? settled_steps_ + 1 : 0;
-  return settled_steps_ >= 2;
+  return settled_steps_ >= 1;
 }
 
 void PickPlaceExpert::Hold(const double* ee, double* action) const {

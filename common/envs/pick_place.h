@@ -13,7 +13,7 @@ namespace simscale::envs {
 //     joint_pos(7) joint_vel(7) object_pos(3) object_quat(4) target_pos(3)
 //     ee_to_object(3) object_to_target(3)
 //   action: end-effector delta (damped least squares IK, hand kept pointing down, 5 cm per unit)
-//     + gripper (-1 closed ... +1 open)
+//     + gripper (negative: close with a 10 N limited grip; otherwise open)
 //   reward: -|ee - object| + (1 if grasped, else 0.25 if |ee - object| < 8 cm) + (1 if lifted)
 //     + (if lifted: -|object - target| + 5 if |object - target| < 5 cm)
 //   grasped: both finger pads touch the cube; lifted: grasped with the cube 3 cm above its rest

@@ -27,6 +27,7 @@ ReachEnv::ReachEnv(const sim::EnvOptions& options)
   joint_pos_obs_ = DeclareObservation("joint_pos", sim::kArmJoints, -M_PI, M_PI);
   joint_vel_obs_ = DeclareObservation("joint_vel", sim::kArmJoints, -10, 10);
   target_obs_ = DeclareObservation("target_pos", 3, -2, 2);
+  ee_to_target_obs_ = DeclareObservation("ee_to_target", 3, -2, 2);
   DeclareMetric("distance");
   SetHomePosture(sim::SolveHandDownPosture(model(), arm(), kHomePosition, kHomeGuess));
   SetController(std::make_unique<sim::JacobianTransposeController>(), 0.05);
@@ -52,6 +53,9 @@ void ReachEnv::ComputeObservation(double* out) const {
     out[joint_vel_obs_ + j] = d->qvel[arm().dof[j]];
   }
   std::copy(target_.begin(), target_.end(), out + target_obs_);
+  for (int k = 0; k < 3; ++k) {
+    out[ee_to_target_obs_ + k] = target_[static_cast<size_t>(k)] - ee_position()[k];
+  }
 }
 
 void ReachEnv::EvaluateStep(const double* action, sim::StepResult* result) {

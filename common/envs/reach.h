@@ -9,7 +9,8 @@
 namespace simscale::envs {
 
 // Move the pad centre of the gripper to a target sphere above the table.
-//   observation: ee_pos(3) joint_pos(7) joint_vel(7) target_pos(3)   (20, as the original)
+//   observation: ee_pos(3) joint_pos(7) joint_vel(7) target_pos(3) (the original's 20) and
+//     ee_to_target(3) = target - ee (learned policies need this difference precisely)
 //   action: end-effector delta (Jacobian-transpose IK, 5 cm per unit) + gripper (unused)
 //   reward: -|ee - target| + 1 if |ee - target| < 5 cm; terminated below 2 cm; success below 5 cm
 //   target: x in [0.3, 0.7], y in [-0.3, 0.3], z in [0.45, 0.75] (above the table, reachable)
@@ -31,7 +32,7 @@ class ReachEnv : public sim::RobotEnv {
  private:
   int target_mocap_ = -1;
   std::array<double, 3> target_{};
-  int ee_obs_, joint_pos_obs_, joint_vel_obs_, target_obs_;
+  int ee_obs_, joint_pos_obs_, joint_vel_obs_, target_obs_, ee_to_target_obs_;
   rewards::RewardContext reward_context_;
   rewards::CompositeReward reward_;
   int ee_point_, target_point_;

@@ -139,7 +139,10 @@ const StepResult& RobotEnv::Step(const double* action) {
   const auto& q_target = controller_->joint_target();
   for (int j = 0; j < kArmJoints; ++j)
     data_->ctrl[arm_.actuator[j]] = q_target[static_cast<size_t>(j)];
-  const double finger = arm_.finger_open * 0.5 * (a[3] + 1.0);
+  // Binary grippers close on a negative command and open otherwise; continuous ones map [-1, 1]
+  // linearly onto [closed, open].
+  const double opening = binary_gripper_ ? (a[3] < 0.0 ? 0.0 : 1.0) : 0.5 * (a[3] + 1.0);
+  const double finger = arm_.finger_open * opening;
   data_->ctrl[arm_.finger_actuator[0]] = finger;
   data_->ctrl[arm_.finger_actuator[1]] = finger;
 

@@ -96,6 +96,9 @@ class RobotEnv {
   int DeclareObservation(const std::string& name, int size, double low, double high);
   void DeclareMetric(const std::string& name);
   void SetController(std::unique_ptr<ArmController> controller, double action_scale);
+  // A binary gripper closes (force-limited) for a negative gripper action and opens otherwise,
+  // so a learned policy's regressed action near zero cannot leave the fingers half-open.
+  void SetBinaryGripper(bool binary) { binary_gripper_ = binary; }
   // Joint configuration the arm starts each episode in.
   void SetHomePosture(const std::array<double, kArmJoints>& q) { home_ = q; }
   mjData* mutable_data() { return data_.get(); }
@@ -115,6 +118,7 @@ class RobotEnv {
   ArmLayout arm_;
   std::unique_ptr<ArmController> controller_;
   double action_scale_ = 0.05;
+  bool binary_gripper_ = false;
   std::optional<Randomizer> randomizer_;
   std::vector<AppliedValue> applied_;
   VectorSpec observation_spec_;

@@ -77,9 +77,12 @@ TEST_F(TrainTest, TwoRanksWithHalfBatchesReproduceOneRank) {
   for (const char* other : {"two", "three"}) {
     const auto losses = Losses(dir_ / other / "metrics.jsonl");
     ASSERT_EQ(losses.size(), one.size()) << other;
+    // The same samples and weights give the same losses; only the grouping of floating-point
+    // sums differs (the gradient of 64 samples vs. an all-reduced sum of 32 + 32). Equal to the
+    // printed precision early on; later the rounding differences grow slowly through Adam.
     for (size_t i = 0; i < one.size(); ++i) {
-      EXPECT_NEAR(losses[i], one[i], 1e-4 * std::max(1.0, std::abs(one[i])))
-          << other << " ranks, step " << i + 1;
+      const double tolerance = (i < 10 ? 1e-5 : 5e-3) * std::abs(one[i]);
+      EXPECT_NEAR(losses[i], one[i], tolerance) << other << " ranks, step " << i + 1;
     }
   }
   EXPECT_LT(one.back(), 0.5 * one.front()) << "the loss should fall";
