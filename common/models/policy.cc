@@ -207,7 +207,7 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
   }
 }
 
-ForwardOutput Policy::Forward(const Batch& batch) {
+ForwardOutput Policy::Forward(const Batch& batch, bool with_metrics) {
   ValidateBatch(batch, /*require_actions=*/false);
   const ModelSpec& s = spec();
   const int64_t b = batch.size();
@@ -227,12 +227,14 @@ ForwardOutput Policy::Forward(const Batch& batch) {
   torch::NoGradGuard no_grad;
   const auto predicted =
       normalizer_->ClampActions(normalizer_->DenormalizeActions(head_out.prediction));
-  const auto error = (predicted - targets_raw).to(torch::kFloat);
-  const auto summary =
-      torch::stack({error.pow(2).mean(), error.abs().mean()}).to(torch::kCPU, torch::kDouble);
-  out.metrics["action_mse"] = summary[0].item<double>();
-  out.metrics["action_mae"] = summary[1].item<double>();
   out.predicted_actions = predicted.view(batch.actions.sizes());
+  if (with_metrics) {
+    const auto error = (predicted - targets_raw).to(torch::kFloat);
+    const auto summary =
+        torch::stack({error.pow(2).mean(), error.abs().mean()}).to(torch::kCPU, torch::kDouble);
+    out.metrics["action_mse"] = summary[0].item<double>();
+    out.metrics["action_mae"] = summary[1].item<double>();
+  }
   return out;
 }
 
