@@ -287,13 +287,21 @@ struct Registry {
   std::map<std::string, ModelFactory> factories;
 };
 
+// The built-in models, registered explicitly here: a static initialiser in bc.cc or vla.cc would be
+// dropped by the linker from a static library that nothing else references.
+void RegisterBuiltinModels(Registry* registry) {
+  registry->factories["bc"] = [](const ModelOptions& o) {
+    return std::make_shared<BcPolicy>(o, "bc");
+  };
+  registry->factories["vla"] = [](const ModelOptions& o) {
+    return std::make_shared<VlaPolicy>(o, "vla");
+  };
+}
+
 Registry& GetRegistry() {
   static Registry* registry = [] {
     auto* r = new Registry;  // never destroyed: factories may be used until exit
-    r->factories["bc"] = [](const ModelOptions& o) { return std::make_shared<BcPolicy>(o, "bc"); };
-    r->factories["vla"] = [](const ModelOptions& o) {
-      return std::make_shared<VlaPolicy>(o, "vla");
-    };
+    RegisterBuiltinModels(r);
     return r;
   }();
   return *registry;
