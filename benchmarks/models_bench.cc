@@ -112,7 +112,7 @@ void TrainStep(benchmark::State& state, const std::string& name, const ModelOpti
   auto optimizer = MakeOptimizer(*model, state.range(2) != 0);
   const Batch b = MakeBatch(model->spec(), batch, /*with_actions=*/true);
   for (auto _ : state) {
-    optimizer->zero_grad();
+    model->zero_grad(/*set_to_none=*/true);  // new gradients are taken over, not added to zeros
     torch::Tensor loss;
     {
       AutocastGuard autocast(c10::DeviceType::CPU, bf16);

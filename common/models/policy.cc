@@ -207,7 +207,7 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
   }
 }
 
-ForwardOutput Policy::Forward(const Batch& batch) {
+ForwardOutput Policy::Forward(const Batch& batch, bool with_metrics) {
   ValidateBatch(batch, /*require_actions=*/false);
   const ModelSpec& s = spec();
   const int64_t b = batch.size();
@@ -227,12 +227,14 @@ ForwardOutput Policy::Forward(const Batch& batch) {
   torch::NoGradGuard no_grad;
   const auto predicted =
       normalizer_->ClampActions(normalizer_->DenormalizeActions(head_out.prediction));
-  const auto error = (predicted - targets_raw).to(torch::kFloat);
-  const auto summary =
-      torch::stack({error.pow(2).mean(), error.abs().mean()}).to(torch::kCPU, torch::kDouble);
-  out.metrics["action_mse"] = summary[0].item<double>();
-  out.metrics["action_mae"] = summary[1].item<double>();
   out.predicted_actions = predicted.view(batch.actions.sizes());
+  if (with_metrics) {
+    const auto error = (predicted - targets_raw).to(torch::kFloat);
+    const auto summary =
+        torch::stack({error.pow(2).mean(), error.abs().mean()}).to(torch::kCPU, torch::kDouble);
+    out.metrics["action_mse"] = summary[0].item<double>();
+    out.metrics["action_mae"] = summary[1].item<double>();
+  }
   return out;
 }
 
@@ -285,13 +287,21 @@ struct Registry {
   std::map<std::string, ModelFactory> factories;
 };
 
+// The built-in models, registered explicitly here: a static initialiser in bc.cc or vla.cc would be
+// dropped by the linker from a static library that nothing else references.
+void RegisterBuiltinModels(Registry* registry) {
+  registry->factories["bc"] = [](const ModelOptions& o) {
+    return std::make_shared<BcPolicy>(o, "bc");
+  };
+  registry->factories["vla"] = [](const ModelOptions& o) {
+    return std::make_shared<VlaPolicy>(o, "vla");
+  };
+}
+
 Registry& GetRegistry() {
   static Registry* registry = [] {
     auto* r = new Registry;  // never destroyed: factories may be used until exit
-    r->factories["bc"] = [](const ModelOptions& o) { return std::make_shared<BcPolicy>(o, "bc"); };
-    r->factories["vla"] = [](const ModelOptions& o) {
-      return std::make_shared<VlaPolicy>(o, "vla");
-    };
+    RegisterBuiltinModels(r);
     return r;
   }();
   return *registry;

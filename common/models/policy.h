@@ -31,7 +31,7 @@ struct ForwardOutput {
   torch::Tensor loss;               // scalar; undefined when the batch has no actions
   torch::Tensor predicted_actions;  // raw units, detached; shaped like batch.actions if given,
                                     // else (B, H, A)
-  std::map<std::string, double> metrics;  // action_mse, action_mae (raw units)
+  std::map<std::string, double> metrics;  // action_mse, action_mae (raw units), if requested
 };
 
 // Per-dimension affine maps that put states and actions in normalised units, and the action
@@ -67,7 +67,9 @@ class Policy : public torch::nn::Module {
 
   // Training pass: loss (in normalised action units) against batch.actions, predicted actions
   // (raw units) and metrics. Runs in the module's current mode (train/eval) and grad mode.
-  ForwardOutput Forward(const Batch& batch);
+  // Metrics cost a device-to-host copy (a synchronisation on CUDA); with_metrics = false skips
+  // them, e.g. on steps that are not logged.
+  ForwardOutput Forward(const Batch& batch, bool with_metrics = true);
   // Inference: raw actions (B, H, A), clamped to the action bounds, on the device of
   // batch.state (or of the first image). Runs in eval mode without gradients, then restores the
   // previous train/eval mode. The batch may live on any device.

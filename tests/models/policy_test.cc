@@ -101,8 +101,17 @@ TEST(Bc, StateOnlyForwardGivesScalarLossAndBatchOfActions) {
   EXPECT_EQ(out.loss.dim(), 0);
   EXPECT_GT(out.loss.item<double>(), 0.0);
   EXPECT_EQ(out.predicted_actions.sizes(), (std::vector<int64_t>{8, 4}));
-  EXPECT_EQ(out.metrics.count("action_mse"), 1u);
-  EXPECT_EQ(out.metrics.count("action_mae"), 1u);
+  ASSERT_EQ(out.metrics.count("action_mse"), 1u);
+  ASSERT_EQ(out.metrics.count("action_mae"), 1u);
+  // The metrics describe the returned predictions against the targets, in raw units.
+  const Batch batch = RandomBatch(model->spec(), 8, true);
+  model->eval();
+  const auto checked = model->Forward(batch);
+  const auto error = checked.predicted_actions - batch.actions;
+  EXPECT_NEAR(checked.metrics.at("action_mse"), error.pow(2).mean().item<double>(), 1e-6);
+  EXPECT_NEAR(checked.metrics.at("action_mae"), error.abs().mean().item<double>(), 1e-6);
+  EXPECT_TRUE(
+      model->Forward(RandomBatch(model->spec(), 8, true), /*with_metrics=*/false).metrics.empty());
 }
 
 TEST(Bc, WithImageForwardGivesBatchOfActions) {
