@@ -52,6 +52,6 @@ cmake --build build-asan -j"$jobs"
 # OpenMPI and Mesa keep allocations until exit by design: leak checking reports only them.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest -j"$jobs" --output-on-failure --no-tests=error -LE "package|slow")
+(cd build-asan && ctest -j"$jobs" --output-on-failure --no-tests=error -LE "package|slow|slurm")
 
 section "all tests passed"
