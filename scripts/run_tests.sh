@@ -40,6 +40,7 @@ if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
         -DSIMSCALE_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build build-cuda -j"$jobs" --target simscale_gpu nccl_test
   # The NCCL gradient all-reduce of train_ddp (one object; the rest of the module is CUDA-free).
+  cmake --build build-cuda -j"$jobs" --target simscale_torch_pch
   make -C build-cuda/common/train -j"$jobs" grad_sync.cc.o
   # Without a GPU the device tests skip; the NCCL library itself must load and answer.
   build-cuda/bin/nccl_test
