@@ -18,6 +18,7 @@
 #include "common/core/progress.h"
 #include "common/envs/registry.h"
 #include "common/eval/policies.h"
+#include "common/io/json.h"
 #include "common/io/stats.h"
 #include "common/io/validate.h"
 
@@ -35,15 +36,6 @@ sim::EnvOptions EnvOptionsOf(const DatagenConfig& config) {
   options.max_episode_steps = config.max_steps;
   options.randomization = sim::RandomizationCondition(config.dr);
   return options;
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -79,12 +71,14 @@ io::StoreLayout MakeLayout(const sim::RobotEnv& env, const DatagenConfig& config
   layout.dr_value_names = env.randomization_value_names();
   layout.env_name = env.name();
   std::string cameras;
-  for (const auto& c : config.cameras) cameras += (cameras.empty() ? "" : ", ") + JsonString(c);
+  for (const auto& c : config.cameras)
+    cameras += (cameras.empty() ? "" : ", ") + io::json::Quote(c);
   layout.env_kwargs_json = fmt::format(
       "{{\"randomization\": {}, \"max_episode_steps\": {}, \"control_dt\": 0.05, "
       "\"cameras\": [{}], \"image_size\": {}, \"observation\": {}, \"action\": {}}}",
-      JsonString(config.dr), env.max_episode_steps(), cameras, config.image_size,
-      JsonString(env.observation_spec().Describe()), JsonString(env.action_spec().Describe()));
+      io::json::Quote(config.dr), env.max_episode_steps(), cameras, config.image_size,
+      io::json::Quote(env.observation_spec().Describe()),
+      io::json::Quote(env.action_spec().Describe()));
   layout.resolved_config_yaml = resolved_config_yaml;
   layout.git_sha = build_info::kGitSha;
   return layout;

@@ -9,6 +9,7 @@
 #include "common/core/error.h"
 #include "common/core/log.h"
 #include "common/envs/registry.h"
+#include "common/io/json.h"
 #include "common/sim/image_io.h"
 #include "common/sim/renderer.h"
 
@@ -193,30 +194,22 @@ std::string EpisodesJson(const ConditionResult& r) {
   return "[" + out + "]";
 }
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 std::string ResultsJson(const EvalOptions& options, const std::vector<ConditionResult>& results) {
-  std::string out = fmt::format("{{\n  \"env\": {},\n  \"policy\": {},\n  \"seed\": {},\n",
-                                Quote(options.env), Quote(options.policy), options.seed);
+  std::string out =
+      fmt::format("{{\n  \"env\": {},\n  \"policy\": {},\n  \"seed\": {},\n",
+                  io::json::Quote(options.env), io::json::Quote(options.policy), options.seed);
   if (results.size() == 1) {
     out += fmt::format("  \"condition\": {},\n{},\n  \"episodes_detail\": {}\n}}\n",
-                       Quote(results[0].condition), MetricsJson(results[0], "  "),
+                       io::json::Quote(results[0].condition), MetricsJson(results[0], "  "),
                        EpisodesJson(results[0]));
     return out;
   }
   out += "  \"conditions\": {\n";
   for (size_t i = 0; i < results.size(); ++i) {
     out += fmt::format("    {}: {{\n{},\n      \"episodes_detail\": {}\n    }}{}\n",
-                       Quote(results[i].condition), MetricsJson(results[i], "      "),
+                       io::json::Quote(results[i].condition), MetricsJson(results[i], "      "),
                        EpisodesJson(results[i]), i + 1 < results.size() ? "," : "");
   }
   return out + "  }\n}\n";
