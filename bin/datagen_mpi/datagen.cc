@@ -343,8 +343,10 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
     hdf5_seconds += Seconds(write_start);
     next_episode = round.end;
     progress.Update(next_episode - resumed_from,
-                    fmt::format("{} stored, {} steps", writer->committed_episodes(),
-                                writer->committed_steps()));
+                    fmt::format("{} stored, {} steps, {:.0f} stored env steps/s",
+                                writer->committed_episodes(), writer->committed_steps(),
+                                static_cast<double>(writer->committed_steps()) /
+                                    std::max(1e-9, Seconds(wall_start))));
   }
   const auto finalize_start = Clock::now();
   writer->Finalize();
