@@ -1,7 +1,10 @@
 // train_ddp: data-parallel training of BC and VLA policies from an HDF5 dataset.
 #include "bin/train_ddp/train.h"
+#include "common/core/preemption.h"
 
 int main(int argc, char** argv) {
+  // First, before MPI and start-up: a SIGTERM/SIGUSR1 from here on ends in a checkpoint.
+  simscale::preemption::InstallHandlers();
   return simscale::mpi::RunMain(argc, argv, [&](simscale::mpi::Context& context) {
     simscale::train::TrainConfig config;
     simscale::config::Schema schema(

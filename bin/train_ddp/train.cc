@@ -46,7 +46,6 @@ models::NormalizationStats ComputeNormalization(const TrajectoryDataset& dataset
 
 int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
   at::set_num_threads(static_cast<int>(config.threads));
-  InstallPreemptionHandlers();
   const fs::path run_dir = config.run.output;
   std::shared_ptr<TrajectoryDataset> train_set, valid_set;
   std::shared_ptr<models::Policy> model;

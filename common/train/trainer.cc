@@ -1,9 +1,7 @@
 #include "common/train/trainer.h"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -15,6 +13,7 @@
 #include "common/core/atomic_file.h"
 #include "common/core/error.h"
 #include "common/core/log.h"
+#include "common/core/preemption.h"
 #include "common/core/progress.h"
 #include "common/core/random.h"
 #include "common/models/checkpoint.h"
@@ -27,8 +26,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::atomic<bool> g_preempt{false};
 
 // Test hooks (environment): SIMSCALE_TRAIN_STOP_AT=N acts like a preemption signal before step N;
 // SIMSCALE_TRAIN_NAN_STEPS=a,b,... makes the loss non-finite at those steps on the last rank.
@@ -47,8 +44,6 @@ std::vector<int64_t> NanStepsFromEnvironment() {
   }
   return steps;
 }
-
-void OnPreemptionSignal(int) { g_preempt.store(true); }
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -91,13 +86,6 @@ fs::path EmaDirectory(const fs::path& checkpoint) {
 }
 
 }  // namespace
-
-void InstallPreemptionHandlers() {
-  std::signal(SIGTERM, OnPreemptionSignal);
-  std::signal(SIGUSR1, OnPreemptionSignal);
-}
-bool PreemptionRequested() { return g_preempt.load(); }
-void ResetPreemptionForTesting() { g_preempt.store(false); }
 
 double LearningRate(const TrainerOptions& o, int64_t step) {
   if (step < o.warmup_steps) {
@@ -358,9 +346,11 @@ TrainSummary Trainer::Train() {
   model_->train();
   while (state_.step < o.steps) {
     // Preemption: any rank's signal stops every rank at the same step, after a checkpoint.
-    const bool stop = PreemptionRequested() || state_.step == stop_at;
+    const bool stop = preemption::Requested() || state_.step == stop_at;
     if (m.comm.AllReduce<int>(stop ? 1 : 0, mpi::ReduceOp::kMax) != 0) {
-      log::Warn("preemption signal: writing a checkpoint at step {} and stopping", state_.step);
+      log::Warn("preemption ({}): writing a checkpoint at step {} and stopping",
+                preemption::Requested() ? preemption::SignalName() : "test stop",
+                state_.step);
       write_checkpoint();
       summary.preempted = true;
       break;

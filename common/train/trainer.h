@@ -99,10 +99,4 @@ class Trainer {
 // lr * min_lr_ratio at `steps`.
 double LearningRate(const TrainerOptions& options, int64_t step);
 
-// Installs SIGTERM/SIGUSR1 handlers that request a checkpoint-and-stop; returns whether one was
-// requested (in this process).
-void InstallPreemptionHandlers();
-bool PreemptionRequested();
-void ResetPreemptionForTesting();
-
 }  // namespace simscale::train

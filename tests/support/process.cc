@@ -1,11 +1,17 @@
 #include "tests/support/process.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace simscale::testing_support {
 
@@ -33,6 +39,69 @@ std::string ToolPath(const std::string& name) {
 std::string MpiRun(int ranks) {
   return std::string(SIMSCALE_MPIEXEC) + " --oversubscribe --allow-run-as-root -n " +
          std::to_string(ranks) + " ";
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::string& output_file,
+                                     const std::vector<int>& blocked)
+    : output_file_(output_file) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  // Block in this thread before fork so the child never runs a moment without the mask.
+  sigset_t block, previous;
+  sigemptyset(&block);
+  for (int number : blocked) sigaddset(&block, number);
+  pthread_sigmask(SIG_BLOCK, &block, &previous);
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int fd = open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (pid_ < 0) throw std::runtime_error("fork failed for: " + argv.at(0));
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status_, 0);
+  }
+}
+
+void BackgroundProcess::Signal(int number) const { kill(pid_, number); }
+
+bool BackgroundProcess::running() {
+  if (exited_) return false;
+  if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
+  return !exited_;
+}
+
+int BackgroundProcess::Wait(int timeout_seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  while (running()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status_, 0);
+      exited_ = true;
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+}
+
+std::string BackgroundProcess::output() const {
+  std::ifstream in(output_file_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace simscale::testing_support

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
+#include <vector>
 
 namespace simscale::testing_support {
 
@@ -18,5 +21,34 @@ std::string ToolPath(const std::string& name);
 
 // mpirun with the flags tests need (root, oversubscription) and `ranks` processes.
 std::string MpiRun(int ranks);
+
+// A child process started with fork/exec (no shell), its stdout and stderr in a file, for tests
+// that signal or kill a running tool. The destructor SIGKILLs a child still running.
+class BackgroundProcess {
+ public:
+  // Starts argv[0] with arguments argv[1..]. Signals in `blocked` are blocked in the child from
+  // the first instruction on (the mask survives exec), so one sent right after Start() stays
+  // pending until the program unblocks it.
+  BackgroundProcess(const std::vector<std::string>& argv, const std::string& output_file,
+                    const std::vector<int>& blocked = {});
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void Signal(int number) const;
+  // Waits for the exit; returns the exit status (128 + signal if killed by one), or -1 after
+  // SIGKILLing a child still running at the deadline.
+  int Wait(int timeout_seconds);
+  bool running();
+  // The output so far.
+  std::string output() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  bool exited_ = false;
+  std::string output_file_;
+};
 
 }  // namespace simscale::testing_support

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -121,32 +123,72 @@ TEST_P(ResumeTest, InterruptedThenResumedRunRepeatsTheUninterruptedLosses) {
 
 INSTANTIATE_TEST_SUITE_P(Ranks, ResumeTest, ::testing::Values(1, 2));
 
-TEST_F(TrainTest, Sigusr1WritesACheckpointAndStops) {
-  const fs::path run = dir_ / "signal";
-  const fs::path pid_file = dir_ / "signal.pid";
-  // Long enough to be interrupted; run in the background and signal it once it trains.
-  const std::string command = "sh -c '" + ToolPath("train_ddp") + " --dataset " +
-                              dataset_.string() + " --output " + run.string() +
-                              " --steps 1000000 --set train.log_every=1 --set log.level=warn & "
-                              "echo $! > " +
-                              pid_file.string() + "; wait $!'";
-  std::thread signaller([&] {
-    for (int i = 0; i < 600 && !fs::exists(run / "metrics.jsonl"); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    const pid_t pid = static_cast<pid_t>(std::stol(ReadFile(pid_file)));
-    kill(pid, SIGUSR1);
-  });
-  const auto result = RunProcess(command, 120);
-  signaller.join();
-  EXPECT_EQ(result.exit_code, 75) << result.output;
-  bool checkpoint = false;
+// Steps of the complete checkpoints of a run directory, in ascending order.
+std::vector<int64_t> CompleteCheckpointSteps(const fs::path& run) {
+  std::vector<int64_t> steps;
+  if (!fs::exists(run / "checkpoints")) return steps;
   for (const auto& entry : fs::directory_iterator(run / "checkpoints")) {
-    checkpoint = checkpoint || fs::exists(entry.path() / "COMPLETE");
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("step_", 0) == 0 && fs::exists(entry.path() / "COMPLETE")) {
+      steps.push_back(std::stoll(name.substr(5)));
+    }
   }
-  EXPECT_TRUE(checkpoint);
+  std::sort(steps.begin(), steps.end());
+  return steps;
 }
+
+// Newline-terminated lines of a file (a line being written does not count).
+int CompleteLines(const fs::path& path) {
+  std::ifstream in(path);
+  int lines = 0;
+  for (char c; in.get(c);) lines += c == '\n' ? 1 : 0;
+  return lines;
+}
+
+class PreemptionTest : public TrainTest, public ::testing::WithParamInterface<int> {
+ protected:
+  // A training long enough to be interrupted, started without a shell.
+  std::vector<std::string> LongTraining(const fs::path& run) const {
+    return {ToolPath("train_ddp"), "--dataset",    dataset_.string(), "--output", run.string(),
+            "--steps",             "1000000",      "--set",          "train.log_every=1",
+            "--set",               "log.level=warn"};
+  }
+  std::string SignalName() const { return GetParam() == SIGTERM ? "SIGTERM" : "SIGUSR1"; }
+};
+
+TEST_P(PreemptionTest, SignalWhileTrainingWritesACheckpointAndExits75) {
+  const fs::path run = dir_ / ("signal_" + SignalName());
+  testing_support::BackgroundProcess train(LongTraining(run), run.string() + ".log");
+  // Ready when the first optimizer step is done and its metrics line written: the loop runs.
+  for (int i = 0; i < 1200 && train.running() && CompleteLines(run / "metrics.jsonl") < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(train.running()) << train.output();
+  ASSERT_GE(CompleteLines(run / "metrics.jsonl"), 1) << train.output();
+  train.Signal(GetParam());
+  EXPECT_EQ(train.Wait(120), 75) << train.output();
+  EXPECT_NE(train.output().find("preemption (" + SignalName() + ")"), std::string::npos)
+      << train.output();
+  const auto steps = CompleteCheckpointSteps(run);
+  ASSERT_EQ(steps.size(), 1u) << train.output();
+  EXPECT_GE(steps[0], 1);
+}
+
+// A signal that arrives before the tool's handlers exist (here: sent at once, held pending by a
+// mask the child inherits) must not kill the run: it is honoured when the handlers are installed,
+// and the run checkpoints before its first step.
+TEST_P(PreemptionTest, SignalDuringStartUpCheckpointsBeforeTheFirstStep) {
+  const fs::path run = dir_ / ("early_signal_" + SignalName());
+  testing_support::BackgroundProcess train(LongTraining(run), run.string() + ".log", {GetParam()});
+  train.Signal(GetParam());
+  EXPECT_EQ(train.Wait(120), 75) << train.output();
+  EXPECT_EQ(CompleteCheckpointSteps(run), std::vector<int64_t>{0}) << train.output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, PreemptionTest, ::testing::Values(SIGUSR1, SIGTERM),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(info.param == SIGTERM ? "SIGTERM" : "SIGUSR1");
+                         });
 
 TEST_F(TrainTest, NonFiniteStepsAreSkippedOnEveryRankAndTooManyStopTheRun) {
   // Two isolated bad steps: skipped and counted; training finishes.
