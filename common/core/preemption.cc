@@ -67,9 +67,12 @@ int Signal() { return g_signal.load(); }
 
 const char* SignalName() {
   switch (g_signal.load()) {
-    case SIGTERM: return "SIGTERM";
-    case SIGUSR1: return "SIGUSR1";
-    default: return "none";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "none";
   }
 }
 

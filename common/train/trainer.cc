@@ -349,8 +349,7 @@ TrainSummary Trainer::Train() {
     const bool stop = preemption::Requested() || state_.step == stop_at;
     if (m.comm.AllReduce<int>(stop ? 1 : 0, mpi::ReduceOp::kMax) != 0) {
       log::Warn("preemption ({}): writing a checkpoint at step {} and stopping",
-                preemption::Requested() ? preemption::SignalName() : "test stop",
-                state_.step);
+                preemption::Requested() ? preemption::SignalName() : "test stop", state_.step);
       write_checkpoint();
       summary.preempted = true;
       break;

@@ -149,9 +149,9 @@ class PreemptionTest : public TrainTest, public ::testing::WithParamInterface<in
  protected:
   // A training long enough to be interrupted, started without a shell.
   std::vector<std::string> LongTraining(const fs::path& run) const {
-    return {ToolPath("train_ddp"), "--dataset",    dataset_.string(), "--output", run.string(),
-            "--steps",             "1000000",      "--set",          "train.log_every=1",
-            "--set",               "log.level=warn"};
+    return {ToolPath("train_ddp"), "--dataset", dataset_.string(), "--output",
+            run.string(),          "--steps",   "1000000",         "--set",
+            "train.log_every=1",   "--set",     "log.level=warn"};
   }
   std::string SignalName() const { return GetParam() == SIGTERM ? "SIGTERM" : "SIGUSR1"; }
 };
