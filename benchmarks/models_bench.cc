@@ -47,9 +47,9 @@ ModelOptions VlaBenchOptions() {
   ModelOptions options;  // the original's 1.4M train_vla model
   options.spec.state_dim = 28;
   options.spec.action_dim = 4;
-  options.spec.cameras = {"front"};
-  options.spec.image_size = 64;
-  options.spec.uses_language = true;
+  options.spec.policy.cameras = {"front"};
+  options.spec.policy.image_size = 64;
+  options.spec.policy.uses_language = true;
   return options;
 }
 
@@ -57,10 +57,10 @@ Batch MakeBatch(const ModelSpec& spec, int64_t batch, bool with_actions) {
   torch::manual_seed(0);
   Batch b;
   if (spec.state_dim > 0) b.state = torch::randn({batch, spec.state_dim});
-  for (const auto& camera : spec.cameras) {
-    b.images[camera] = torch::rand({batch, 3, spec.image_size, spec.image_size});
+  for (const auto& camera : spec.policy.cameras) {
+    b.images[camera] = torch::rand({batch, 3, spec.policy.image_size, spec.policy.image_size});
   }
-  if (spec.uses_language) {
+  if (spec.policy.uses_language) {
     std::vector<std::string> texts;
     for (int64_t i = 0; i < batch; ++i) texts.push_back(kInstructions[i % kInstructions.size()]);
     const auto tokenized = CharTokenizer(64).Encode(texts);
@@ -68,8 +68,8 @@ Batch MakeBatch(const ModelSpec& spec, int64_t batch, bool with_actions) {
     b.language_mask = tokenized.mask;
   }
   if (with_actions) {
-    b.actions = torch::rand({batch, spec.action_horizon, spec.action_dim}) * 2 - 1;
-    if (spec.action_horizon == 1) b.actions = b.actions.squeeze(1);
+    b.actions = torch::rand({batch, spec.policy.action_horizon, spec.action_dim}) * 2 - 1;
+    if (spec.policy.action_horizon == 1) b.actions = b.actions.squeeze(1);
   }
   return b;
 }

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,10 +17,10 @@
 #include "common/core/log.h"
 #include "common/core/progress.h"
 #include "common/envs/registry.h"
-#include "common/eval/policies.h"
 #include "common/io/json.h"
 #include "common/io/stats.h"
 #include "common/io/validate.h"
+#include "common/policies/factory.h"
 
 namespace simscale::datagen {
 namespace {
@@ -85,10 +85,10 @@ io::StoreLayout MakeLayout(const sim::RobotEnv& env, const DatagenConfig& config
 }
 
 std::unique_ptr<envs::Policy> MakePolicy(const DatagenConfig& config) {
-  eval::PolicyOptions options;
-  options.gl_backend = config.gl_backend;
-  options.device = "cpu";
-  std::unique_ptr<envs::Policy> policy = eval::MakePolicy(config.policy, config.env, options);
+  policies::PolicyOptions options;
+  options.gl_backend = sim::ParseGlBackend(config.gl_backend);
+  options.device = Device::kCpu;
+  std::unique_ptr<envs::Policy> policy = policies::MakePolicy(config.policy, config.env, options);
   if (config.action_noise > 0) {
     policy = std::make_unique<envs::NoisyPolicy>(std::move(policy), config.action_noise);
   }
@@ -98,112 +98,27 @@ std::unique_ptr<envs::Policy> MakePolicy(const DatagenConfig& config) {
 // ---------------------------------------------------------------------------------------------
 
 EpisodeGenerator::EpisodeGenerator(const DatagenConfig& config)
-    : config_(config),
+    : seed_(config.run.seed),
       env_(envs::MakeEnv(config.env, EnvOptionsOf(config))),
       policy_(MakePolicy(config)) {
-  if (!config.cameras.empty()) {
-    sim::RenderOptions options;
-    options.width = options.height = static_cast<int>(config.image_size);
-    options.depth = config.depth;
-    options.backend = sim::ParseGlBackend(config.gl_backend);
-    renderer_ = std::make_unique<sim::Renderer>(env_->model(), options);
-    for (const auto& camera : config.cameras) camera_ids_.push_back(renderer_->CameraId(camera));
-    images_.resize(config.cameras.size());
-    depths_.resize(config.cameras.size());
-  }
+  rollout::RecorderOptions options;
+  options.cameras = config.cameras;
+  options.image_size = static_cast<int>(config.image_size);
+  options.depth = config.depth;
+  options.gl_backend = sim::ParseGlBackend(config.gl_backend);
+  options.record_noisy_actions = config.record_noisy_actions;
+  recorder_ = std::make_unique<rollout::EpisodeRecorder>(*env_, options);
 }
 
-std::string EpisodeGenerator::renderer_description() const {
-  return renderer_ ? renderer_->description() : "none";
-}
-
-void EpisodeGenerator::RecordObservation() {
-  const int n = env_->observation_spec().size();
-  const double* obs = env_->observation();
-  for (int i = 0; i < n; ++i) observations_.push_back(static_cast<float>(obs[i]));
-  if (!renderer_) return;
-  const auto start = Clock::now();
-  for (size_t c = 0; c < camera_ids_.size(); ++c) {
-    renderer_->Render(env_->model(), env_->data(), camera_ids_[c], &frame_);
-    images_[c].insert(images_[c].end(), frame_.rgb.begin(), frame_.rgb.end());
-    if (config_.depth)
-      depths_[c].insert(depths_[c].end(), frame_.depth.begin(), frame_.depth.end());
-  }
-  render_seconds_ += Seconds(start);
-}
+EpisodeGenerator::~EpisodeGenerator() = default;
 
 io::EpisodeRecord EpisodeGenerator::Generate(int64_t episode_index) {
-  const uint64_t seed = static_cast<uint64_t>(config_.run.seed);
-  const uint64_t episode = static_cast<uint64_t>(episode_index);
-  actions_.clear();
-  rewards_.clear();
-  dones_.clear();
-  states_.clear();
-  observations_.clear();
-  for (auto& image : images_) image.clear();
-  for (auto& depth : depths_) depth.clear();
-
-  auto start = Clock::now();
-  env_->Reset(seed, episode);
-  policy_->Reset(*env_, seed, episode);
-  simulation_seconds_ += Seconds(start);
-  RecordObservation();
-  const int action_size = env_->action_spec().size();
-  std::vector<double> action(static_cast<size_t>(action_size));
-  std::vector<double> state(static_cast<size_t>(env_->state_size()));
-  double episode_return = 0.0;
-  const sim::StepResult* result = nullptr;
-  do {
-    start = Clock::now();
-    env_->CopyPhysicsState(state.data());
-    states_.insert(states_.end(), state.begin(), state.end());
-    policy_->Act(*env_, action.data());
-    result = &env_->Step(action.data());
-    simulation_seconds_ += Seconds(start);
-    // With action noise the executed action is perturbed but the label is the policy's own
-    // (the expert's correction from the perturbed state), unless told to record what ran.
-    const auto* noisy = dynamic_cast<const envs::NoisyPolicy*>(policy_.get());
-    const std::vector<double>& label =
-        noisy != nullptr && !config_.record_noisy_actions ? noisy->clean_action() : action;
-    for (double a : label) actions_.push_back(static_cast<float>(std::clamp(a, -1.0, 1.0)));
-    rewards_.push_back(static_cast<float>(result->reward));
-    dones_.push_back(result->done() ? 1 : 0);
-    episode_return += result->reward;
-    RecordObservation();
-  } while (!result->done());
-  steps_ += result->step;
-
-  io::EpisodeRecord record;
-  record.episode_index = episode_index;
-  record.seed = config_.run.seed;
-  record.length = result->step;
-  record.success = result->success;
-  record.diverged = result->diverged;
-  record.episode_return = episode_return;
-  record.language = env_->instruction();
-  for (const auto& value : env_->applied_randomization()) record.dr_values.push_back(value.value);
-  record.step_data = {io::ToBytes(actions_), io::ToBytes(rewards_), io::ToBytes(dones_),
-                      io::ToBytes(states_)};
-  // Observation columns: one per slice (split out of the interleaved rows), then cameras.
-  const auto& spec = env_->observation_spec();
-  const size_t rows = static_cast<size_t>(record.length + 1);
-  for (size_t f = 0; f < spec.fields().size(); ++f) {
-    const int offset = spec.offsets()[f];
-    const int width = static_cast<int>(spec.fields()[f].shape[0]);
-    std::vector<float> column(rows * static_cast<size_t>(width));
-    for (size_t r = 0; r < rows; ++r) {
-      for (int k = 0; k < width; ++k) {
-        column[r * static_cast<size_t>(width) + static_cast<size_t>(k)] =
-            observations_[r * static_cast<size_t>(spec.size()) + static_cast<size_t>(offset + k)];
-      }
-    }
-    record.obs_data.push_back(io::ToBytes(column));
-  }
-  for (size_t c = 0; c < camera_ids_.size(); ++c) {
-    record.obs_data.push_back(images_[c]);
-    if (config_.depth) record.obs_data.push_back(io::ToBytes(depths_[c]));
-  }
-  return record;
+  const rollout::EpisodeKey key{static_cast<uint64_t>(seed_), static_cast<uint64_t>(episode_index)};
+  const rollout::EpisodeSummary summary =
+      rollout::RunEpisode(*env_, *policy_, key, {recorder_.get()});
+  simulation_seconds_ += summary.step_seconds;
+  steps_ += summary.length;
+  return recorder_->TakeRecord(*env_, episode_index, seed_, summary);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,30 +143,10 @@ int InspectFile(const DatagenConfig& config, const mpi::Communicator& comm) {
   return code;
 }
 
-// Test hook for crash/resume tests: SIMSCALE_DATAGEN_KILL="<stage>:<round>:<rank>" makes that
-// rank SIGKILL itself at that point of the writer's round (stages: after_extend,
-// after_data_write, after_data_flush, after_commit).
-std::function<void(std::string_view, int64_t)> FaultHookFromEnvironment(int rank) {
-  const char* spec = std::getenv("SIMSCALE_DATAGEN_KILL");
-  if (spec == nullptr || *spec == '\0') return {};
-  const std::string text = spec;
-  const auto first = text.find(':');
-  const auto second = text.find(':', first + 1);
-  if (first == std::string::npos || second == std::string::npos) {
-    throw InvalidArgumentError(
-        fmt::format("SIMSCALE_DATAGEN_KILL: expected <stage>:<round>:<rank>, got '{}'", text));
-  }
-  const std::string stage = text.substr(0, first);
-  const int64_t round = std::stoll(text.substr(first + 1, second - first - 1));
-  const int kill_rank = std::stoi(text.substr(second + 1));
-  return [stage, round, kill_rank, rank](std::string_view at, int64_t at_round) {
-    if (rank == kill_rank && at == stage && at_round == round) std::raise(SIGKILL);
-  };
-}
-
 }  // namespace
 
-int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
+int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Communicator& comm,
+        const DatagenHooks& hooks) {
   if (!config.validate.empty() || !config.stats.empty()) {
     int code = 0;
     mpi::RunAgreed(comm, [&] { code = InspectFile(config, comm); });
@@ -267,7 +162,7 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
   writer_options.build_views = config.build_views;
   writer_options.views.valid_fraction = config.valid_fraction;
   writer_options.views.split_seed = static_cast<uint64_t>(config.run.seed);
-  writer_options.fault_hook = FaultHookFromEnvironment(comm.rank());
+  writer_options.fault_hook = hooks.store_fault;
   // Build everything that can fail on bad input on every rank, agree, then start collectives.
   mpi::RunAgreed(comm, [&] {
     if (output.has_parent_path()) fs::create_directories(output.parent_path());
@@ -309,7 +204,8 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
       "datagen_mpi: {} rank(s), env '{}', policy '{}', DR '{}', {} episodes ({} per rank "
       "per round), cameras [{}] via {} -> {}{}",
       comm.size(), config.env, config.policy, config.dr, config.episodes, config.episodes_per_round,
-      fmt::join(config.cameras, ", "), generator->renderer_description(), output.string(),
+      fmt::join(config.cameras, ", "), generator->recorder().renderer_description(),
+      output.string(),
       resumed_from > 0 ? fmt::format(" (resuming after episode {})", resumed_from) : "");
 
   Progress::Options progress_options;
@@ -359,7 +255,7 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
     int64_t steps, dropped;
   };
   const Totals mine{generator->simulation_seconds(),
-                    generator->render_seconds(),
+                    generator->recorder().render_seconds(),
                     hdf5_seconds,
                     wait_seconds,
                     generator->steps(),

@@ -1,7 +1,5 @@
 #include "bin/evaluate/evaluate.h"
 
-#include <torch/torch.h>
-
 #include <filesystem>
 #include <iostream>
 
@@ -15,7 +13,6 @@ namespace simscale::eval {
 namespace fs = std::filesystem;
 
 int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
-  at::set_num_threads(static_cast<int>(config.threads));
   const fs::path out_dir = config.run.output;
   mpi::RunAgreed(comm, [&] {
     if (fs::exists(out_dir / "results.json") && !config.run.overwrite) {
@@ -35,8 +32,9 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
   options.conditions = config.conditions;
   options.seed = static_cast<uint64_t>(config.run.seed);
   options.policy_options.prefer_ema = config.prefer_ema;
-  options.policy_options.device = config.device;
-  options.policy_options.gl_backend = config.gl_backend;
+  options.policy_options.device = ParseDevice(config.device, "eval.device");
+  options.policy_options.gl_backend = sim::ParseGlBackend(config.gl_backend);
+  options.policy_options.threads = static_cast<int>(config.threads);
   options.frame_episodes = config.frame_episodes;
   options.video = config.video;
   options.output_dir = out_dir;

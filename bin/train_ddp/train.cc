@@ -62,10 +62,10 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
     const models::ModelSpec& spec = config.model_options.spec;
     DatasetOptions data;
     data.state_keys = config.state_keys;
-    data.cameras = spec.cameras;
+    data.cameras = spec.policy.cameras;
     data.history = config.history;
-    data.action_horizon = spec.action_horizon;
-    data.language = spec.uses_language;
+    data.action_horizon = spec.policy.action_horizon;
+    data.language = spec.policy.uses_language;
     data.split = "train";
     train_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
     data.split = "valid";
@@ -82,6 +82,14 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
     };
     from_dataset(&options.spec.state_dim, train_set->state_dim(), "model.state_dim");
     from_dataset(&options.spec.action_dim, train_set->action_dim(), "model.action_dim");
+    // The policy contract, saved with every checkpoint: how an env observation becomes this
+    // model's input (read back when the checkpoint is run as a policy).
+    policies::PolicySpec& policy = options.spec.policy;
+    policy.env = train_set->env_name();
+    policy.state_keys = train_set->state_keys();
+    policy.history = config.history;
+    const int64_t recorded = train_set->image_height();
+    policy.render_size = recorded > 0 && recorded != policy.image_size ? recorded : 0;
     // Initial weights from the run's seed (rank 0's are broadcast anyway): the same seed gives
     // the same run.
     torch::manual_seed(Mix64(static_cast<uint64_t>(config.run.seed) ^
@@ -105,21 +113,6 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
   TrainerOptions options = config.trainer;
   options.seed = static_cast<uint64_t>(config.run.seed);
   options.max_text_len = config.model_options.vla.max_text_len;
-  {
-    // How an env observation becomes this model's input (read back by common/eval).
-    std::string keys, cameras;
-    for (const auto& k : train_set->state_keys()) keys += (keys.empty() ? "" : ", ") + k;
-    for (const auto& c : config.model_options.spec.cameras) {
-      cameras += (cameras.empty() ? "" : ", ") + c;
-    }
-    options.interface_yaml = fmt::format(
-        "{{env: '{}', state_keys: [{}], history: {}, cameras: [{}], image_size: {}, "
-        "uses_language: {}}}",
-        train_set->env_name(), keys, config.history, cameras,
-        train_set->image_height() > 0 ? train_set->image_height()
-                                      : config.model_options.spec.image_size,
-        config.model_options.spec.uses_language ? "true" : "false");
-  }
   Trainer trainer(model, train_set, valid_set, options, comm, run_dir, schema.ToYaml());
   if (config.run.resume && !trainer.Resume()) {
     log::Info("--resume: no complete checkpoint under {}; starting from step 0",

@@ -113,6 +113,11 @@ void Write(Level level, std::string_view message) {
     line = fmt::format("[{:02}:{:02}:{:02}.{:03} {}] {}\n", local.tm_hour, local.tm_min,
                        local.tm_sec, millis, LevelName(level), message);
   }
+  WriteLine(level, line);
+}
+
+void WriteLine(Level level, std::string_view line) {
+  State& s = GetState();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.sink) {
     s.sink(level, line);

@@ -35,6 +35,9 @@ using Sink = std::function<void(Level, std::string_view line)>;
 Sink SetSink(Sink sink);
 
 void Write(Level level, std::string_view message);
+// Passes an already formatted line (tag and newline included) to the sink: for a library that
+// carries its own copy of the logger and forwards its lines to the host's.
+void WriteLine(Level level, std::string_view line);
 
 template <typename... Args>
 void Debug(fmt::format_string<Args...> format, Args&&... args) {

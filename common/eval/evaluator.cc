@@ -10,6 +10,7 @@
 #include "common/core/log.h"
 #include "common/envs/registry.h"
 #include "common/io/json.h"
+#include "common/rollout/episode.h"
 #include "common/sim/image_io.h"
 #include "common/sim/renderer.h"
 
@@ -30,13 +31,13 @@ namespace {
 
 // Records frames of the first episodes of a condition on rank 0: a PNG grid and, with ffmpeg,
 // an MP4 of the first episode.
-class FrameRecorder {
+class FrameRecorder : public rollout::EpisodeObserver {
  public:
   FrameRecorder(const EvalOptions& options, const sim::RobotEnv& env, const std::string& condition)
       : options_(options), condition_(condition) {
     sim::RenderOptions render;
     render.width = render.height = 128;
-    render.backend = sim::ParseGlBackend(options.policy_options.gl_backend);
+    render.backend = options.policy_options.gl_backend;
     renderer_ = std::make_unique<sim::Renderer>(env.model(), render);
     camera_ = renderer_->CameraId(options.camera);
     if (options.video) {
@@ -53,8 +54,17 @@ class FrameRecorder {
     if (video_ != nullptr) pclose(video_);
   }
 
-  // Called after every step (and after reset with step 0) of recorded episodes.
-  void Capture(const sim::RobotEnv& env, int64_t episode, int64_t step, bool done) {
+  void OnReset(const sim::RobotEnv& env, rollout::EpisodeKey key) override {
+    episode_ = static_cast<int64_t>(key.index);
+    Capture(env, 0, false);
+  }
+  void AfterStep(const sim::RobotEnv& env, const sim::StepResult& result) override {
+    Capture(env, result.step, result.done());
+  }
+
+  // After reset (step 0) and after every step of the recorded episodes.
+  void Capture(const sim::RobotEnv& env, int64_t step, bool done) {
+    const int64_t episode = episode_;
     if (episode >= options_.frame_episodes) return;
     const int64_t stride =
         std::max<int64_t>(1, env.max_episode_steps() / options_.frames_per_episode);
@@ -96,6 +106,7 @@ class FrameRecorder {
   sim::CameraImage image_;
   std::vector<std::vector<std::vector<uint8_t>>> rows_;
   FILE* video_ = nullptr;
+  int64_t episode_ = 0;
 };
 
 }  // namespace
@@ -111,31 +122,25 @@ std::vector<ConditionResult> Evaluate(const EvalOptions& options, const mpi::Com
     std::unique_ptr<envs::Policy> policy;
     mpi::RunAgreed(comm, [&] {
       env = envs::MakeEnv(options.env, env_options);
-      policy = MakePolicy(options.policy, options.env, options.policy_options);
+      policy = policies::MakePolicy(options.policy, options.env, options.policy_options);
     });
     std::unique_ptr<FrameRecorder> recorder;
     if (options.frame_episodes > 0 && mine.begin == 0 && mine.size() > 0) {
       recorder = std::make_unique<FrameRecorder>(options, *env, condition);
       recorder->Resize(std::min(options.frame_episodes, mine.size()));
     }
-    std::vector<double> action(static_cast<size_t>(env->action_spec().size()));
+    std::vector<rollout::EpisodeObserver*> observers;
+    if (recorder) observers.push_back(recorder.get());
     std::vector<EpisodeOutcome> local;
     for (int64_t episode = mine.begin; episode < mine.end; ++episode) {
-      env->Reset(options.seed, static_cast<uint64_t>(episode));
-      policy->Reset(*env, options.seed, static_cast<uint64_t>(episode));
-      if (recorder) recorder->Capture(*env, episode, 0, false);
+      const rollout::EpisodeSummary summary = rollout::RunEpisode(
+          *env, *policy, {options.seed, static_cast<uint64_t>(episode)}, observers);
       EpisodeOutcome outcome;
       outcome.episode = episode;
-      const sim::StepResult* result = nullptr;
-      do {
-        policy->Act(*env, action.data());
-        result = &env->Step(action.data());
-        outcome.episode_return += result->reward;
-        if (recorder) recorder->Capture(*env, episode, result->step, result->done());
-      } while (!result->done());
-      outcome.success = result->success;
-      outcome.diverged = result->diverged;
-      outcome.length = result->step;
+      outcome.episode_return = summary.episode_return;
+      outcome.success = summary.success;
+      outcome.diverged = summary.diverged;
+      outcome.length = summary.length;
       local.push_back(outcome);
     }
     if (recorder) recorder->Write();

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "common/eval/policies.h"
+#include "common/policies/factory.h"
 #include "common/mpi/mpi.h"
 
 namespace simscale::eval {
@@ -17,7 +17,7 @@ struct EvalOptions {
   int64_t max_steps = 0;   // 0: the env's default
   std::vector<std::string> conditions = {"clean"};
   uint64_t seed = 0;
-  PolicyOptions policy_options;
+  policies::PolicyOptions policy_options;
   // Episodes of each condition (the first ones) drawn as a PNG grid of frames, and optionally as
   // an MP4 (needs ffmpeg on PATH); written into output_dir by rank 0.
   int64_t frame_episodes = 0;

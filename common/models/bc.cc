@@ -21,7 +21,7 @@ BcPolicy::BcPolicy(const ModelOptions& options, std::string name)
     feature_dim += bc.hidden_dim;
   }
   image_encoders_ = register_module("image_encoders", torch::nn::ModuleList());
-  for (size_t i = 0; i < s.cameras.size(); ++i) {
+  for (size_t i = 0; i < s.policy.cameras.size(); ++i) {
     image_encoders_->push_back(ConvImageEncoder(3, bc.image_embed_dim));
     feature_dim += bc.image_embed_dim;
   }
@@ -37,7 +37,7 @@ BcPolicy::BcPolicy(const ModelOptions& options, std::string name)
 torch::Tensor BcPolicy::Encode(const Batch& batch, const torch::Tensor& normalized_state) {
   std::vector<torch::Tensor> features;
   if (state_encoder_) features.push_back(state_encoder_(normalized_state));
-  const auto& cameras = spec().cameras;
+  const auto& cameras = spec().policy.cameras;
   for (size_t i = 0; i < cameras.size(); ++i) {
     const auto& images = batch.images.at(cameras[i]);
     features.push_back(image_encoders_->ptr<ConvImageEncoderImpl>(i)->forward(images * 2.0 - 1.0));

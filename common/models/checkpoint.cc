@@ -21,7 +21,6 @@ namespace {
 constexpr const char* kModelFile = "model.pt";
 constexpr const char* kOptimizerFile = "optimizer.pt";
 constexpr const char* kMetadataFile = "meta.yaml";
-constexpr const char* kStepPrefix = "step_";
 
 [[noreturn]] void Fail(const fs::path& dir, const std::string& what) {
   throw InvalidArgumentError(fmt::format("checkpoint '{}': {}", dir.string(), what));
@@ -144,10 +143,27 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
   }
 }
 
+// The model options and the policy contract as dotted keys (policy.cameras, model.bc.hidden_dim).
 std::map<std::string, std::string> FlatOptions(const ModelOptions& options) {
   std::map<std::string, std::string> flat;
   Flatten(YAML::Load(ModelOptionsToYaml(options)), "", &flat);
+  Flatten(policies::PolicySpecToYaml(options.spec.policy), "policy", &flat);
   return flat;
+}
+
+// Format 1 kept the policy contract in two places: cameras, image size, language and horizon
+// among the model options, and the rest as the trainer's "interface" inside `extra`.
+void ReadVersion1Policy(const YAML::Node& root, const fs::path& dir, ModelOptions* options) {
+  if (!root["extra"]) return;
+  const YAML::Node interface = YAML::Load(root["extra"].as<std::string>())["interface"];
+  if (!interface) return;  // not written by train_ddp: the policy cannot be bound to an env
+  policies::PolicySpec& p = options->spec.policy;
+  p.env = interface["env"].as<std::string>();
+  p.state_keys = interface["state_keys"].as<std::vector<std::string>>();
+  p.history = interface["history"].as<int64_t>();
+  const int64_t recorded = interface["image_size"].as<int64_t>();
+  p.render_size = recorded == p.image_size ? 0 : recorded;
+  policies::ValidatePolicySpec(p, (dir / kMetadataFile).string() + ": extra.interface");
 }
 
 // Parameters and buffers by their dotted names.
@@ -175,6 +191,8 @@ std::string MetadataText(const Policy& model, const torch::optim::Optimizer* opt
   out << YAML::Key << "torch_version" << YAML::Value << TorchVersion();
   out << YAML::Key << "model" << YAML::Value
       << YAML::Load(ModelOptionsToYaml(model.options()))["model"];
+  out << YAML::Key << "policy" << YAML::Value
+      << policies::PolicySpecToYaml(model.options().spec.policy);
 
   const NormalizationStats stats = model.normalization();
   out << YAML::Key << "normalization" << YAML::Value << YAML::BeginMap;
@@ -227,35 +245,6 @@ YAML::Node LoadMetadataNode(const fs::path& dir) {
   }
 }
 
-std::optional<int64_t> StepOf(const fs::path& path) {
-  const std::string name = path.filename().string();
-  const std::string prefix = kStepPrefix;
-  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) {
-    return std::nullopt;
-  }
-  const std::string digits = name.substr(prefix.size());
-  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  return std::stoll(digits);
-}
-
-// Complete checkpoints under <run_dir>/checkpoints, oldest first.
-std::vector<std::pair<int64_t, fs::path>> CompleteCheckpoints(const fs::path& run_dir) {
-  std::vector<std::pair<int64_t, fs::path>> found;
-  const fs::path root = run_dir / "checkpoints";
-  std::error_code ec;
-  if (!fs::is_directory(root, ec)) return found;
-  for (const auto& entry : fs::directory_iterator(root)) {
-    if (!entry.is_directory()) continue;
-    if (const auto step = StepOf(entry.path()); step && IsCompleteCheckpoint(entry.path())) {
-      found.emplace_back(*step, entry.path());
-    }
-  }
-  std::sort(found.begin(), found.end());
-  return found;
-}
-
 }  // namespace
 
 void SaveCheckpoint(const fs::path& dir, const Policy& model,
@@ -296,18 +285,15 @@ void SaveCheckpoint(const fs::path& dir, const Policy& model,
   }
 }
 
-bool IsCompleteCheckpoint(const fs::path& dir) {
-  std::error_code ec;
-  return fs::is_regular_file(dir / kCheckpointMarker, ec);
-}
-
 CheckpointMetadata ReadCheckpointMetadata(const fs::path& dir) {
   const YAML::Node root = LoadMetadataNode(dir);
   CheckpointMetadata meta;
   try {
     meta.format_version = root["format_version"].as<int>();
-    if (meta.format_version != kCheckpointFormatVersion) {
-      Fail(dir, fmt::format("format version {} is not supported (this build reads version {})",
+    if (meta.format_version < 1 || meta.format_version > kCheckpointFormatVersion) {
+      Fail(dir, fmt::format("format version {} is not supported (this build reads versions 1 to "
+                            "{}; version 2 moved the policy contract into its own 'policy' "
+                            "section)",
                             meta.format_version, kCheckpointFormatVersion));
     }
     meta.model_name = root["model_name"].as<std::string>();
@@ -318,7 +304,14 @@ CheckpointMetadata ReadCheckpointMetadata(const fs::path& dir) {
     if (root["extra"]) meta.extra = root["extra"].as<std::string>();
     YAML::Node wrapped;
     wrapped["model"] = root["model"];
-    meta.model_options = ModelOptionsFromYaml(YAML::Dump(wrapped), (dir / kMetadataFile).string());
+    const std::string source = (dir / kMetadataFile).string();
+    const bool version1 = meta.format_version == 1;
+    meta.model_options = ModelOptionsFromYaml(YAML::Dump(wrapped), source, version1);
+    if (version1) {
+      ReadVersion1Policy(root, dir, &meta.model_options);
+    } else {
+      meta.model_options.spec.policy = policies::PolicySpecFromYaml(root["policy"], source);
+    }
     if (const auto n = root["normalization"]) {
       meta.normalization.state_mean = ReadVector(n["state_mean"]);
       meta.normalization.state_std = ReadVector(n["state_std"]);
@@ -463,32 +456,6 @@ void LoadOptimizerState(const fs::path& dir, torch::optim::Optimizer* optimizer)
   archive.load_from((dir / kOptimizerFile).string(), device);
   optimizer->load(archive);
   for (size_t g = 0; g < groups.size(); ++g) ApplyOptions(groups[g].options(), saved_hyper[g]);
-}
-
-fs::path CheckpointDirectory(const fs::path& run_dir, int64_t step) {
-  return run_dir / "checkpoints" / fmt::format("{}{:09d}", kStepPrefix, step);
-}
-
-std::optional<fs::path> FindLatestCompleteCheckpoint(const fs::path& run_dir) {
-  const auto found = CompleteCheckpoints(run_dir);
-  if (found.empty()) return std::nullopt;
-  return found.back().second;
-}
-
-std::vector<fs::path> PruneCheckpoints(const fs::path& run_dir, int64_t keep_last) {
-  CheckArgument(keep_last >= 1, "checkpoints to keep", keep_last, "an integer >= 1");
-  const auto found = CompleteCheckpoints(run_dir);
-  std::vector<fs::path> removed;
-  const auto excess = static_cast<int64_t>(found.size()) - keep_last;
-  for (int64_t i = 0; i < excess; ++i) {
-    const fs::path& path = found[static_cast<size_t>(i)].second;
-    // Drop the marker first: a crash part-way leaves an incomplete checkpoint, never a
-    // "complete" one with missing files.
-    fs::remove(path / kCheckpointMarker);
-    fs::remove_all(path);
-    removed.push_back(path);
-  }
-  return removed;
 }
 
 }  // namespace simscale::models

@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include "common/models/checkpoint_layout.h"
 #include "common/models/model_options.h"
 #include "common/models/policy.h"
 
@@ -16,10 +17,11 @@
 //   model.pt      every parameter and buffer of the policy: a pickled {name: tensor} dictionary
 //                 (CPU tensors; Python's torch.load reads it too)
 //   optimizer.pt  optional: the optimizer's state (torch::save of the optimizer)
-//   meta.yaml     format version, model name and options, step, world size, normalisation
-//                 statistics (a readable copy; the tensors are authoritative), the optimizer's
-//                 type, hyper-parameters and parameter shapes, the resolved config and the
-//                 trainer's opaque `extra` state
+//   meta.yaml     format version, model name and options, the policy contract (observation keys,
+//                 history, cameras, image sizes, language, horizon, env), step, world size,
+//                 normalisation statistics (a readable copy; the tensors are authoritative), the
+//                 optimizer's type, hyper-parameters and parameter shapes, the resolved config and
+//                 the trainer's opaque `extra` state
 //   COMPLETE      the completion marker, written last
 // It is written under a temporary sibling name, every file fsynced, and renamed into place, so a
 // reader sees a whole checkpoint or none. Loading validates the metadata and the name, shape and
@@ -29,8 +31,9 @@
 // files. Load only checkpoints you (or your cluster) wrote.
 namespace simscale::models {
 
-inline constexpr int kCheckpointFormatVersion = 1;
-inline constexpr const char* kCheckpointMarker = "COMPLETE";
+// 1: the policy contract split between the model options and the trainer's `extra`;
+// 2: the policy contract (common/policies) in its own `policy` section. Version 1 is still read.
+inline constexpr int kCheckpointFormatVersion = 2;
 
 struct CheckpointMetadata {
   int format_version = kCheckpointFormatVersion;
@@ -50,9 +53,6 @@ struct CheckpointMetadata {
 // checkpoint there. Only the caller decides which rank writes.
 void SaveCheckpoint(const std::filesystem::path& dir, const Policy& model,
                     const torch::optim::Optimizer* optimizer, const CheckpointMetadata& metadata);
-
-// True if `dir` holds a checkpoint whose completion marker exists.
-bool IsCompleteCheckpoint(const std::filesystem::path& dir);
 
 // The metadata of a complete checkpoint; throws InvalidArgumentError for an incomplete one, an
 // unknown format version, or malformed metadata.
@@ -74,15 +74,5 @@ void LoadModelState(const std::filesystem::path& dir, Policy* model);
 // same type, over parameters of the same shapes in the same order; mismatches are reported at once
 // before anything is changed. Throws if the checkpoint has no optimizer state.
 void LoadOptimizerState(const std::filesystem::path& dir, torch::optim::Optimizer* optimizer);
-
-// <run_dir>/checkpoints/step_<step, 9 digits>
-std::filesystem::path CheckpointDirectory(const std::filesystem::path& run_dir, int64_t step);
-// The complete checkpoint with the highest step under <run_dir>/checkpoints, if any.
-std::optional<std::filesystem::path> FindLatestCompleteCheckpoint(
-    const std::filesystem::path& run_dir);
-// Removes all but the newest `keep_last` complete checkpoints; returns what was removed.
-// Incomplete ones (a writer may still be at work) are left alone.
-std::vector<std::filesystem::path> PruneCheckpoints(const std::filesystem::path& run_dir,
-                                                    int64_t keep_last);
 
 }  // namespace simscale::models

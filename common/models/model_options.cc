@@ -48,38 +48,40 @@ int64_t VlaOptions::ResolvedFusionLayers() const {
 
 void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) {
   const ModelSpec& s = o.spec;
+  const policies::PolicySpec& p = s.policy;
   CheckArgument(s.action_dim >= 1, "model.action_dim", s.action_dim,
                 "an integer >= 1 (set it, or let the dataset fill it)");
-  CheckArgument(s.action_horizon >= 1, "model.action_horizon", s.action_horizon, "an integer >= 1");
+  CheckArgument(p.action_horizon >= 1, "model.action_horizon", p.action_horizon, "an integer >= 1");
   CheckArgument(s.state_dim >= 0, "model.state_dim", s.state_dim, "an integer >= 0");
   CheckArgument(s.action_low.empty() || static_cast<int64_t>(s.action_low.size()) == s.action_dim,
                 "model.action_low", fmt::format("{} values", s.action_low.size()),
                 fmt::format("empty or model.action_dim = {} values", s.action_dim));
   ValidateShared(o);
   std::vector<std::string> seen;
-  for (const auto& camera : s.cameras) {
+  for (const auto& camera : p.cameras) {
     CheckArgument(!camera.empty(), "model.cameras", camera, "non-empty camera names");
     CheckArgument(std::find(seen.begin(), seen.end(), camera) == seen.end(), "model.cameras",
                   camera, "distinct camera names");
     seen.push_back(camera);
   }
+  policies::ValidatePolicySpec(p, "model.policy");
   CheckArgument(o.head.type == "mlp" || o.head.type == "diffusion", "model.head.type", o.head.type,
                 "one of mlp, diffusion");
   CheckArgument(o.head.schedule == "linear" || o.head.schedule == "cosine", "model.head.schedule",
                 o.head.schedule, "one of linear, cosine");
 
   if (model_name == "bc") {
-    CheckArgument(s.state_dim >= 1 || !s.cameras.empty(), "model.state_dim", s.state_dim,
+    CheckArgument(s.state_dim >= 1 || !p.cameras.empty(), "model.state_dim", s.state_dim,
                   "an integer >= 1 for a bc model without cameras");
-    CheckArgument(!s.uses_language, "model.uses_language", s.uses_language,
+    CheckArgument(!p.uses_language, "model.uses_language", p.uses_language,
                   "false for a bc model (use vla for language)");
-    CheckArgument(s.cameras.empty() || s.image_size >= 32, "model.image_size", s.image_size,
+    CheckArgument(p.cameras.empty() || p.image_size >= 32, "model.image_size", p.image_size,
                   ">= 32 for the bc image encoder");
     CheckArgument(o.bc.loss == "mse" || o.bc.loss == "l1", "model.bc.loss", o.bc.loss,
                   "one of mse, l1");
   } else if (model_name == "vla") {
-    CheckArgument(!s.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
-    CheckArgument(s.image_size % o.vla.patch_size == 0, "model.image_size", s.image_size,
+    CheckArgument(!p.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
+    CheckArgument(p.image_size % o.vla.patch_size == 0, "model.image_size", p.image_size,
                   fmt::format("a multiple of model.vla.patch_size = {}", o.vla.patch_size));
     CheckArgument(!o.vla.state_token || s.state_dim >= 1, "model.state_dim", s.state_dim,
                   "an integer >= 1 when model.vla.state_token is true");
@@ -88,16 +90,23 @@ void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) 
   }
 }
 
-void DeclareModelOptions(config::Schema* schema, ModelOptions* options) {
+namespace {
+
+// The options of the policy contract that are also model options of a tool's config.
+void DeclarePolicyKeys(config::Schema* schema, policies::PolicySpec* p) {
+  schema->Add("model.action_horizon", &p->action_horizon, "actions predicted per observation")
+      .Min(1)
+      .Max(1024);
+  schema->Add("model.cameras", &p->cameras, "camera images the model sees (empty: none)");
+  schema->Add("model.image_size", &p->image_size, "square image side in pixels").Min(8).Max(1024);
+  schema->Add("model.uses_language", &p->uses_language, "condition on a language instruction");
+}
+
+void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool policy_keys) {
   ModelSpec& s = options->spec;
   schema->Add("model.state_dim", &s.state_dim, "flattened state size (0: from the dataset)").Min(0);
   schema->Add("model.action_dim", &s.action_dim, "action size (0: from the dataset)").Min(0);
-  schema->Add("model.action_horizon", &s.action_horizon, "actions predicted per observation")
-      .Min(1)
-      .Max(1024);
-  schema->Add("model.cameras", &s.cameras, "camera images the model sees (empty: none)");
-  schema->Add("model.image_size", &s.image_size, "square image side in pixels").Min(8).Max(1024);
-  schema->Add("model.uses_language", &s.uses_language, "condition on a language instruction");
+  if (policy_keys) DeclarePolicyKeys(schema, &s.policy);
   schema->Add("model.action_low", &s.action_low, "lower action bounds (empty: -1 per dimension)");
   schema->Add("model.action_high", &s.action_high, "upper action bounds (empty: 1 per dimension)");
 
@@ -161,20 +170,27 @@ void DeclareModelOptions(config::Schema* schema, ModelOptions* options) {
   });
 }
 
+}  // namespace
+
+void DeclareModelOptions(config::Schema* schema, ModelOptions* options) {
+  DeclareModelOptions(schema, options, /*policy_keys=*/true);
+}
+
 std::string ModelOptionsToYaml(const ModelOptions& options) {
   ModelOptions copy = options;
   config::Schema schema("model", "model options");
-  DeclareModelOptions(&schema, &copy);
+  DeclareModelOptions(&schema, &copy, /*policy_keys=*/false);
   std::string text = schema.ToYaml();
   // Drop the schema's "# <tool> resolved configuration" comment line.
   if (!text.empty() && text.front() == '#') text.erase(0, text.find('\n') + 1);
   return text;
 }
 
-ModelOptions ModelOptionsFromYaml(const std::string& yaml_text, const std::string& source) {
+ModelOptions ModelOptionsFromYaml(const std::string& yaml_text, const std::string& source,
+                                  bool with_policy_keys) {
   ModelOptions options;
   config::Schema schema("model", "model options");
-  DeclareModelOptions(&schema, &options);
+  DeclareModelOptions(&schema, &options, with_policy_keys);
   schema.ApplyYaml(yaml_text, source);
   ValidateShared(options);
   return options;

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "common/policies/policy_spec.h"
+
 // Plain, torch-free descriptions of a model: what it sees and emits (ModelSpec), how it is built
 // (ModelOptions), and the dataset statistics it normalises with (NormalizationStats). Config code
 // and tools include this header without paying for LibTorch.
@@ -13,15 +15,15 @@ class Schema;
 
 namespace simscale::models {
 
-// What a policy consumes and produces. Filled from the dataset (state/action sizes, cameras) and
-// the environment (action bounds); stored in checkpoints so a loaded policy knows its interface.
+// What a policy consumes and produces. Filled from the dataset (state/action sizes, observation
+// keys, cameras), the config and the environment (action bounds); stored in checkpoints so a loaded
+// policy knows its interface.
 struct ModelSpec {
-  int64_t state_dim = 0;             // flattened proprioceptive state
-  int64_t action_dim = 0;            // one action
-  int64_t action_horizon = 1;        // H: actions predicted per observation (a chunk of H steps)
-  std::vector<std::string> cameras;  // empty: no images
-  int64_t image_size = 64;           // square RGB images, (3, image_size, image_size)
-  bool uses_language = false;        // a language instruction accompanies each observation
+  // Observation keys, history, cameras and image sizes, language, action horizon, env: the
+  // policy contract (common/policies), saved in its own section of a checkpoint.
+  policies::PolicySpec policy;
+  int64_t state_dim = 0;   // flattened proprioceptive state (state_keys x history)
+  int64_t action_dim = 0;  // one action
   // Raw action bounds per dimension; predictions are clamped to them. Empty means [-1, 1].
   std::vector<double> action_low;
   std::vector<double> action_high;
@@ -84,15 +86,20 @@ struct ModelOptions {
 // Throws InvalidArgumentError naming the first inconsistent field of `options` for `model_name`.
 void ValidateModelOptions(const std::string& model_name, const ModelOptions& options);
 
-// Declares every option under "model." (model.state_dim, model.bc.hidden_dim, model.vla.embed_dim,
-// model.head.type, ...) with its range; values land in *options. state_dim and action_dim default
-// to 0, meaning "from the dataset".
+// Declares every option under "model." (model.state_dim, model.cameras, model.bc.hidden_dim,
+// model.vla.embed_dim, model.head.type, ...) with its range; values land in *options. state_dim
+// and action_dim default to 0, meaning "from the dataset". model.cameras, model.image_size,
+// model.uses_language and model.action_horizon set fields of spec.policy.
 void DeclareModelOptions(config::Schema* schema, ModelOptions* options);
 
-// Nested YAML text ("model: {state_dim: ..., bc: {...}, ...}") with every option, and back. Reading
-// is strict: unknown keys and wrong types are errors; missing keys keep their defaults.
+// Nested YAML text ("model: {state_dim: ..., bc: {...}, ...}") with every option except the policy
+// contract (spec.policy, saved beside it by the checkpoint), and back. Reading is strict: unknown
+// keys and wrong types are errors; missing keys keep their defaults. `with_policy_keys` reads the
+// layout of checkpoint format 1, where cameras, image_size, uses_language and action_horizon were
+// model options.
 std::string ModelOptionsToYaml(const ModelOptions& options);
-ModelOptions ModelOptionsFromYaml(const std::string& yaml_text, const std::string& source);
+ModelOptions ModelOptionsFromYaml(const std::string& yaml_text, const std::string& source,
+                                  bool with_policy_keys = false);
 
 // Dataset statistics for normalisation, per dimension. States are standardised with mean/std.
 // Actions are standardised with mean/std, or mapped to [-1, 1] with min/max when `action_min` and

@@ -163,7 +163,7 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
                t.is_floating_point(),
            fmt::format("state: expected float (B={}, {}), got {}", b, s.state_dim, Shape(t)));
   }
-  for (const auto& camera : s.cameras) {
+  for (const auto& camera : s.policy.cameras) {
     const auto it = batch.images.find(camera);
     if (it == batch.images.end()) {
       std::vector<std::string> present;
@@ -174,11 +174,11 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
     }
     const auto& t = it->second;
     expect(t.defined() && t.dim() == 4 && t.size(0) == b && t.size(1) == 3 &&
-               t.size(2) == s.image_size && t.size(3) == s.image_size && t.is_floating_point(),
+               t.size(2) == s.policy.image_size && t.size(3) == s.policy.image_size && t.is_floating_point(),
            fmt::format("images['{}']: expected float (B={}, 3, {}, {}), got {}", camera, b,
-                       s.image_size, s.image_size, Shape(t)));
+                       s.policy.image_size, s.policy.image_size, Shape(t)));
   }
-  if (s.uses_language) {
+  if (s.policy.uses_language) {
     const auto& t = batch.language_tokens;
     expect(t.defined() && t.dim() == 2 && t.size(0) == b && t.size(1) >= 1 &&
                t.scalar_type() == torch::kInt64,
@@ -191,12 +191,12 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
   }
   const auto& a = batch.actions;
   if (a.defined()) {
-    const bool single = a.dim() == 2 && s.action_horizon == 1 && a.size(1) == s.action_dim;
-    const bool chunk = a.dim() == 3 && a.size(1) == s.action_horizon && a.size(2) == s.action_dim;
+    const bool single = a.dim() == 2 && s.policy.action_horizon == 1 && a.size(1) == s.action_dim;
+    const bool chunk = a.dim() == 3 && a.size(1) == s.policy.action_horizon && a.size(2) == s.action_dim;
     expect(a.size(0) == b && (single || chunk) && a.is_floating_point(),
-           fmt::format("actions: expected float (B={}, {}, {}){}, got {}", b, s.action_horizon,
+           fmt::format("actions: expected float (B={}, {}, {}){}, got {}", b, s.policy.action_horizon,
                        s.action_dim,
-                       s.action_horizon == 1 ? fmt::format(" or (B, {})", s.action_dim) : "",
+                       s.policy.action_horizon == 1 ? fmt::format(" or (B, {})", s.action_dim) : "",
                        Shape(a)));
   } else if (require_actions) {
     problems.push_back("actions: undefined, but the training pass needs targets");
@@ -221,7 +221,7 @@ ForwardOutput Policy::Forward(const Batch& batch, bool with_metrics) {
         normalizer_->ClampActions(normalizer_->DenormalizeActions(sampled)).detach();
     return out;
   }
-  const auto targets_raw = batch.actions.reshape({b, s.action_horizon, s.action_dim});
+  const auto targets_raw = batch.actions.reshape({b, s.policy.action_horizon, s.action_dim});
   const auto head_out = head_->Loss(features, normalizer_->NormalizeActions(targets_raw));
   out.loss = head_out.loss;
   torch::NoGradGuard no_grad;
@@ -269,12 +269,12 @@ std::shared_ptr<ActionHead> MakeActionHead(const ModelOptions& options, int64_t 
                                            const MlpHeadOptions& mlp) {
   const ModelSpec& s = options.spec;
   if (options.head.type == "diffusion") {
-    return std::make_shared<DiffusionActionHead>(feature_dim, options.head, s.action_horizon,
+    return std::make_shared<DiffusionActionHead>(feature_dim, options.head, s.policy.action_horizon,
                                                  s.action_dim);
   }
   CheckArgument(options.head.type == "mlp", "model.head.type", options.head.type,
                 "one of mlp, diffusion");
-  return std::make_shared<MlpActionHead>(mlp, s.action_horizon, s.action_dim);
+  return std::make_shared<MlpActionHead>(mlp, s.policy.action_horizon, s.action_dim);
 }
 
 // --- Registry

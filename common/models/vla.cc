@@ -11,10 +11,10 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
   const ModelSpec& s = options.spec;
   const VlaOptions& v = options.vla;
   const int64_t d = v.embed_dim;
-  CheckArgument(!s.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
+  CheckArgument(!s.policy.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
 
   VisionEncoderOptions vision;
-  vision.image_size = s.image_size;
+  vision.image_size = s.policy.image_size;
   vision.patch_size = v.patch_size;
   vision.dim = d;
   vision.heads = v.num_heads;
@@ -22,12 +22,12 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
   vision.mlp_ratio = v.mlp_ratio;
   vision.dropout = v.dropout;
   vision_ = register_module("vision", VisionEncoder(vision));
-  if (s.cameras.size() > 1) {
-    const auto cameras = static_cast<int64_t>(s.cameras.size());
+  if (s.policy.cameras.size() > 1) {
+    const auto cameras = static_cast<int64_t>(s.policy.cameras.size());
     camera_embedding_ =
         register_parameter("camera_embedding", 0.02 * torch::randn({cameras, 1, d}));
   }
-  if (s.uses_language) {
+  if (s.policy.uses_language) {
     LanguageEncoderOptions language;
     language.vocab_size = v.vocab_size;
     language.max_len = v.max_text_len;
@@ -65,8 +65,8 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
   const ModelSpec& s = spec();
   std::vector<torch::Tensor> tokens;
   std::vector<torch::Tensor> key_masks;  // only needed with language
-  for (size_t i = 0; i < s.cameras.size(); ++i) {
-    auto visual = vision_(batch.images.at(s.cameras[i]) * 2.0 - 1.0);
+  for (size_t i = 0; i < s.policy.cameras.size(); ++i) {
+    auto visual = vision_(batch.images.at(s.policy.cameras[i]) * 2.0 - 1.0);
     if (camera_embedding_.defined()) visual = visual + camera_embedding_[static_cast<int64_t>(i)];
     tokens.push_back(visual);
   }

@@ -224,7 +224,7 @@ double Trainer::ValidationLoss() {
   if (!m.valid || m.valid->num_samples() < m.micro_batch) return -1.0;
   ShardedSampler sampler(m.valid->num_samples(), m.micro_batch, m.options.seed ^ 0x5eed,
                          m.comm.rank(), m.comm.size());
-  BatchConverter converter(*m.valid, m.options.max_text_len, model_->spec().image_size);
+  BatchConverter converter(*m.valid, m.options.max_text_len, model_->spec().policy.image_size);
   const int64_t batches = std::min(m.options.eval_batches, sampler.batches_per_epoch());
   double sums[2] = {0.0, 0.0};  // sum of losses x samples, samples
   model_->eval();
@@ -258,7 +258,7 @@ TrainSummary Trainer::Train() {
   const int64_t local_batch = sampler.local_batch();
   m.loader =
       std::make_unique<BatchLoader>(m.train, sampler, state_.data, static_cast<int>(o.prefetch),
-                                    o.max_text_len, model_->spec().image_size);
+                                    o.max_text_len, model_->spec().policy.image_size);
 
   // Metrics: rank 0 appends; on resume, lines past the checkpoint's step are dropped so the file
   // reads as one uninterrupted run.

@@ -29,9 +29,10 @@ class DatagenTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs datagen_mpi on `ranks` ranks; returns the process result.
+  // `tool` datagen_mpi_faults is the same tool with crash injection (--fault.kill_at).
   testing_support::ProcessResult Datagen(int ranks, const std::string& args, fs::path output,
-                                         const std::string& env_prefix = "") {
-    return RunProcess(env_prefix + MpiRun(ranks) + ToolPath("datagen_mpi") + " " + args +
+                                         const std::string& tool = "datagen_mpi") {
+    return RunProcess(MpiRun(ranks) + ToolPath(tool) + " " + args +
                           " --output " + output.string() + " --log.level warn",
                       300);
   }
@@ -131,7 +132,8 @@ TEST_F(DatagenTest, ResumeAfterARankIsKilledGivesTheUninterruptedContent) {
   const fs::path reference = dir_ / "reference.h5", output = dir_ / "resumed.h5";
   ASSERT_EQ(Datagen(2, args, reference).exit_code, 0);
   // Rank 1 dies in round 2 after writing its data but before the round is committed.
-  const auto crashed = Datagen(2, args, output, "env SIMSCALE_DATAGEN_KILL=after_data_write:2:1 ");
+  const auto crashed =
+      Datagen(2, args + " --fault.kill_at after_data_write:2:1", output, "datagen_mpi_faults");
   EXPECT_NE(crashed.exit_code, 0) << crashed.output;
   EXPECT_FALSE(fs::exists(output));
   ASSERT_TRUE(fs::exists(io::PartialPath(output)));

@@ -178,7 +178,7 @@ TEST_F(CheckpointTest, IncompleteAndUnknownVersionsAreRejected) {
 
   SaveCheckpoint(path, *model, nullptr, {});
   std::string meta = ReadFile(path / "meta.yaml");
-  meta.replace(meta.find("format_version: 1"), 17, "format_version: 99");
+  meta.replace(meta.find("format_version: 2"), 17, "format_version: 99");
   WriteFileAtomic(path / "meta.yaml", meta);
   try {
     LoadCheckpoint(path);
@@ -230,10 +230,10 @@ TEST_F(CheckpointTest, VlaWithDiffusionHeadRoundTrips) {
   ModelOptions o;
   o.spec.state_dim = 3;
   o.spec.action_dim = 2;
-  o.spec.action_horizon = 3;
-  o.spec.cameras = {"front", "wrist"};
-  o.spec.image_size = 32;
-  o.spec.uses_language = true;
+  o.spec.policy.action_horizon = 3;
+  o.spec.policy.cameras = {"front", "wrist"};
+  o.spec.policy.image_size = 32;
+  o.spec.policy.uses_language = true;
   o.vla.embed_dim = 32;
   o.vla.num_heads = 2;
   o.vla.patch_size = 8;

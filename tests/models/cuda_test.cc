@@ -18,14 +18,14 @@ TEST(Cuda, ModelsTrainPredictAndCheckpointOnTheGpu) {
     ModelOptions o;
     o.spec.state_dim = 6;
     o.spec.action_dim = 3;
-    o.spec.action_horizon = 2;
-    o.spec.cameras = {"front"};
-    o.spec.image_size = 64;
-    o.spec.uses_language = true;
+    o.spec.policy.action_horizon = 2;
+    o.spec.policy.cameras = {"front"};
+    o.spec.policy.image_size = 64;
+    o.spec.policy.uses_language = true;
     o.head.type = head;
     for (const char* name : {"bc", "vla"}) {
       ModelOptions options = o;
-      options.spec.uses_language = std::string(name) == "vla";
+      options.spec.policy.uses_language = std::string(name) == "vla";
       torch::manual_seed(0);
       auto model = MakeModel(name, options);
       NormalizationStats stats;

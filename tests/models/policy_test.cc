@@ -30,9 +30,9 @@ ModelOptions DebugVla(bool language, int64_t state_dim) {
   ModelOptions o;
   o.spec.state_dim = state_dim;
   o.spec.action_dim = 4;
-  o.spec.cameras = {"front"};
-  o.spec.image_size = 64;
-  o.spec.uses_language = language;
+  o.spec.policy.cameras = {"front"};
+  o.spec.policy.image_size = 64;
+  o.spec.policy.uses_language = language;
   o.vla.patch_size = 16;
   o.vla.embed_dim = 64;
   o.vla.num_heads = 2;
@@ -82,8 +82,8 @@ TEST(Vla, ParameterCountsMatchTheOriginal) {
   ModelOptions o;  // defaults: the 1.4M train_vla model
   o.spec.state_dim = 28;
   o.spec.action_dim = 4;
-  o.spec.cameras = {"front"};
-  o.spec.uses_language = true;
+  o.spec.policy.cameras = {"front"};
+  o.spec.policy.uses_language = true;
   EXPECT_EQ(MakeModel("vla", o)->ParameterCount(), 1404612);
   EXPECT_EQ(MakeModel("vla", DebugVla(false, 0))->ParameterCount(), 256740);
 }
@@ -117,8 +117,8 @@ TEST(Bc, StateOnlyForwardGivesScalarLossAndBatchOfActions) {
 TEST(Bc, WithImageForwardGivesBatchOfActions) {
   torch::manual_seed(0);
   ModelOptions o = Bc(20, 4);
-  o.spec.cameras = {"image"};
-  o.spec.image_size = 64;
+  o.spec.policy.cameras = {"image"};
+  o.spec.policy.image_size = 64;
   o.bc.image_embed_dim = 32;
   auto model = MakeModel("bc", o);
   const auto out = model->Forward(RandomBatch(model->spec(), 4, true));
@@ -155,7 +155,7 @@ TEST(Vla, WithLanguageForwardGivesActions) {
 TEST(Vla, ActionHorizonGivesChunks) {
   torch::manual_seed(0);
   ModelOptions o = DebugVla(true, 6);
-  o.spec.action_horizon = 4;
+  o.spec.policy.action_horizon = 4;
   auto model = MakeModel("vla", o);
   const auto batch = RandomBatch(model->spec(), 2, true);
   ASSERT_EQ(batch.actions.sizes(), (std::vector<int64_t>{2, 4, 4}));
@@ -167,7 +167,7 @@ TEST(Vla, ActionHorizonGivesChunks) {
 TEST(ActionHeads, DiffusionHeadGivesTheSameShapesForBcAndVla) {
   torch::manual_seed(0);
   ModelOptions bc = Bc(12, 3);
-  bc.spec.action_horizon = 5;
+  bc.spec.policy.action_horizon = 5;
   bc.head.type = "diffusion";
   bc.head.hidden_dim = 64;
   auto bc_model = MakeModel("bc", bc);
@@ -271,7 +271,7 @@ TEST(Policy, ZeroStandardDeviationIsGuarded) {
 
 TEST(Policy, BadBatchReportsEveryProblemAtOnce) {
   ModelOptions o = Bc(5, 2);
-  o.spec.cameras = {"front"};
+  o.spec.policy.cameras = {"front"};
   auto model = MakeModel("bc", o);
   Batch b;
   b.state = torch::randn({3, 4});                   // wrong width

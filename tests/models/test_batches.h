@@ -19,10 +19,10 @@ inline Batch RandomBatch(const ModelSpec& spec, int64_t batch, bool with_actions
                                                   "grasp the cube and lift it up high"};
   Batch b;
   if (spec.state_dim > 0) b.state = torch::randn({batch, spec.state_dim});
-  for (const auto& camera : spec.cameras) {
-    b.images[camera] = torch::rand({batch, 3, spec.image_size, spec.image_size});
+  for (const auto& camera : spec.policy.cameras) {
+    b.images[camera] = torch::rand({batch, 3, spec.policy.image_size, spec.policy.image_size});
   }
-  if (spec.uses_language) {
+  if (spec.policy.uses_language) {
     std::vector<std::string> texts;
     for (int64_t i = 0; i < batch; ++i) texts.push_back(kTexts[i % kTexts.size()]);
     const auto tokenized = CharTokenizer(max_text_len).Encode(texts);
@@ -30,8 +30,8 @@ inline Batch RandomBatch(const ModelSpec& spec, int64_t batch, bool with_actions
     b.language_mask = tokenized.mask;
   }
   if (with_actions) {
-    b.actions = torch::rand({batch, spec.action_horizon, spec.action_dim}) * 2 - 1;
-    if (spec.action_horizon == 1) b.actions = b.actions.squeeze(1);
+    b.actions = torch::rand({batch, spec.policy.action_horizon, spec.action_dim}) * 2 - 1;
+    if (spec.policy.action_horizon == 1) b.actions = b.actions.squeeze(1);
   }
   return b;
 }

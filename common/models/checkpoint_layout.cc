@@ -1,0 +1,88 @@
+#include "common/models/checkpoint_layout.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/core/error.h"
+
+namespace simscale::models {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kStepPrefix = "step_";
+constexpr const char* kEmaPrefix = "ema_";
+
+std::optional<int64_t> StepOf(const fs::path& path) {
+  const std::string name = path.filename().string();
+  const std::string prefix = kStepPrefix;
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) {
+    return std::nullopt;
+  }
+  const std::string digits = name.substr(prefix.size());
+  if (digits.size() > 18 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoll(digits);
+}
+
+// Complete checkpoints under <run_dir>/checkpoints, oldest first.
+std::vector<std::pair<int64_t, fs::path>> CompleteCheckpoints(const fs::path& run_dir) {
+  std::vector<std::pair<int64_t, fs::path>> found;
+  const fs::path root = run_dir / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return found;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!entry.is_directory()) continue;
+    if (const auto step = StepOf(entry.path()); step && IsCompleteCheckpoint(entry.path())) {
+      found.emplace_back(*step, entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+bool IsCompleteCheckpoint(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / kCheckpointMarker, ec);
+}
+
+fs::path CheckpointDirectory(const fs::path& run_dir, int64_t step) {
+  return run_dir / "checkpoints" / fmt::format("{}{:09d}", kStepPrefix, step);
+}
+
+fs::path EmaCheckpointDirectory(const fs::path& checkpoint) {
+  return checkpoint.parent_path() / (kEmaPrefix + checkpoint.filename().string());
+}
+
+std::optional<fs::path> FindLatestCompleteCheckpoint(const fs::path& run_dir) {
+  const auto found = CompleteCheckpoints(run_dir);
+  if (found.empty()) return std::nullopt;
+  return found.back().second;
+}
+
+std::vector<fs::path> PruneCheckpoints(const fs::path& run_dir, int64_t keep_last) {
+  CheckArgument(keep_last >= 1, "checkpoints to keep", keep_last, "an integer >= 1");
+  const auto found = CompleteCheckpoints(run_dir);
+  std::vector<fs::path> removed;
+  const auto excess = static_cast<int64_t>(found.size()) - keep_last;
+  for (int64_t i = 0; i < excess; ++i) {
+    const fs::path& path = found[static_cast<size_t>(i)].second;
+    // Drop the marker first: a crash part-way leaves an incomplete checkpoint, never a
+    // "complete" one with missing files.
+    fs::remove(path / kCheckpointMarker);
+    fs::remove_all(path);
+    const fs::path ema = EmaCheckpointDirectory(path);
+    fs::remove(ema / kCheckpointMarker);
+    fs::remove_all(ema);
+    removed.push_back(path);
+  }
+  return removed;
+}
+
+}  // namespace simscale::models

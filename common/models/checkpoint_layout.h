@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+// Where checkpoints live in a run directory, and which of them count: the part of the checkpoint
+// format (checkpoint.h) that needs no LibTorch, for tools that only look for checkpoints.
+//   <run_dir>/checkpoints/step_<step, 9 digits>/      a checkpoint (complete once COMPLETE exists)
+//   <run_dir>/checkpoints/ema_step_<step, 9 digits>/  the EMA weights saved with it, if any
+namespace simscale::models {
+
+inline constexpr const char* kCheckpointMarker = "COMPLETE";
+
+// True if `dir` holds a checkpoint whose completion marker exists.
+bool IsCompleteCheckpoint(const std::filesystem::path& dir);
+
+// <run_dir>/checkpoints/step_<step, 9 digits>
+std::filesystem::path CheckpointDirectory(const std::filesystem::path& run_dir, int64_t step);
+
+// The directory of the EMA weights saved beside `checkpoint` (the one rule for its name).
+std::filesystem::path EmaCheckpointDirectory(const std::filesystem::path& checkpoint);
+
+// The complete checkpoint with the highest step under <run_dir>/checkpoints, if any.
+std::optional<std::filesystem::path> FindLatestCompleteCheckpoint(
+    const std::filesystem::path& run_dir);
+
+// Removes all but the newest `keep_last` complete checkpoints, with their EMA siblings; returns
+// the checkpoints removed. Incomplete ones (a writer may still be at work) are left alone.
+std::vector<std::filesystem::path> PruneCheckpoints(const std::filesystem::path& run_dir,
+                                                    int64_t keep_last);
+
+}  // namespace simscale::models

@@ -1,0 +1,90 @@
+#include "common/policies/checkpoint_policy.h"
+
+#include <fmt/format.h>
+
+#include "common/core/error.h"
+
+namespace simscale::policies {
+namespace fs = std::filesystem;
+
+CheckpointPolicy::CheckpointPolicy(fs::path checkpoint, std::unique_ptr<ActionModel> model,
+                                   sim::GlBackend gl_backend)
+    : checkpoint_(std::move(checkpoint)), model_(std::move(model)), gl_backend_(gl_backend) {}
+
+std::string CheckpointPolicy::name() const {
+  return fmt::format("checkpoint:{}", checkpoint_.string());
+}
+
+void CheckpointPolicy::Bind(const sim::RobotEnv& env) {
+  const models::ModelSpec& spec = model_->spec();
+  const PolicySpec& policy = spec.policy;
+  if (policy.state_keys.empty() && spec.state_dim > 0) {
+    throw InvalidArgumentError(fmt::format(
+        "policy {}: the checkpoint records no observation keys (not written by train_ddp)",
+        checkpoint_.string()));
+  }
+  if (!policy.env.empty() && policy.env != env.name()) {
+    throw InvalidArgumentError(fmt::format("policy {} was trained on env '{}', not '{}'",
+                                           checkpoint_.string(), policy.env, env.name()));
+  }
+  CheckArgument(spec.action_dim == env.action_spec().size(), "policy action size", spec.action_dim,
+                fmt::format("the env's {}", env.action_spec().size()));
+  for (const auto& key : policy.state_keys) {
+    offsets_.push_back(env.observation_spec().Offset(key));
+    sizes_.push_back(env.observation_spec().SizeOf(key));
+    frame_dim_ += sizes_.back();
+  }
+  CheckArgument(frame_dim_ * policy.history == spec.state_dim, "policy state size",
+                frame_dim_ * policy.history,
+                fmt::format("the model's state_dim {}", spec.state_dim));
+  if (!policy.cameras.empty()) {
+    sim::RenderOptions render;
+    render.width = render.height = static_cast<int>(policy.ResolvedRenderSize());
+    render.backend = gl_backend_;
+    renderer_ = std::make_unique<sim::Renderer>(env.model(), render);
+    for (const auto& camera : policy.cameras) camera_ids_.push_back(renderer_->CameraId(camera));
+    images_.resize(policy.cameras.size());
+  }
+  chunk_.resize(static_cast<size_t>(policy.action_horizon * spec.action_dim));
+  bound_ = true;
+}
+
+void CheckpointPolicy::Reset(const sim::RobotEnv& env, uint64_t, uint64_t) {
+  if (!bound_) Bind(env);
+  frames_.clear();
+}
+
+void CheckpointPolicy::Act(const sim::RobotEnv& env, double* action) {
+  const PolicySpec& policy = model_->spec().policy;
+  std::vector<float> frame;
+  frame.reserve(static_cast<size_t>(frame_dim_));
+  for (size_t k = 0; k < offsets_.size(); ++k) {
+    for (int i = 0; i < sizes_[k]; ++i) {
+      frame.push_back(static_cast<float>(env.observation()[offsets_[k] + i]));
+    }
+  }
+  if (frames_.empty()) {
+    frames_.assign(static_cast<size_t>(policy.history), frame);
+  } else {
+    frames_.push_back(std::move(frame));
+    frames_.pop_front();
+  }
+  state_.clear();
+  for (const auto& f : frames_) state_.insert(state_.end(), f.begin(), f.end());
+
+  ModelInputs inputs;
+  inputs.state = state_.data();
+  for (size_t c = 0; c < camera_ids_.size(); ++c) {
+    renderer_->Render(env.model(), env.data(), camera_ids_[c], &frame_);
+    images_[c] = frame_.rgb;
+    inputs.images.push_back(images_[c].data());
+    inputs.image_height = frame_.height;
+    inputs.image_width = frame_.width;
+  }
+  if (policy.uses_language) inputs.instruction = &env.instruction();
+  model_->Predict(inputs, chunk_.data());
+  const int64_t action_dim = model_->spec().action_dim;
+  for (int64_t i = 0; i < action_dim; ++i) action[i] = chunk_[static_cast<size_t>(i)];
+}
+
+}  // namespace simscale::policies

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/envs/policy.h"
+#include "common/policies/action_model.h"
+#include "common/sim/renderer.h"
+
+namespace simscale::policies {
+
+// A trained model acting in an env through its PolicySpec: each step it stacks the named
+// observation slices (history frames, the oldest repeating the first at an episode's start, as in
+// training), renders the spec's cameras at the recorded size, passes the episode's instruction,
+// and executes the first action of the predicted chunk (receding horizon).
+class CheckpointPolicy : public envs::Policy {
+ public:
+  CheckpointPolicy(std::filesystem::path checkpoint, std::unique_ptr<ActionModel> model,
+                   sim::GlBackend gl_backend);
+  void Reset(const sim::RobotEnv& env, uint64_t seed, uint64_t episode_index) override;
+  void Act(const sim::RobotEnv& env, double* action) override;
+  std::string name() const override;
+  const models::ModelSpec& spec() const { return model_->spec(); }
+
+ private:
+  // Resolves the spec against the env (once): slices, sizes, cameras. Throws on a mismatch.
+  void Bind(const sim::RobotEnv& env);
+
+  std::filesystem::path checkpoint_;
+  std::unique_ptr<ActionModel> model_;
+  sim::GlBackend gl_backend_;
+  bool bound_ = false;
+  std::vector<int> offsets_, sizes_;
+  int64_t frame_dim_ = 0;
+  std::deque<std::vector<float>> frames_;
+  std::vector<float> state_;
+  std::unique_ptr<sim::Renderer> renderer_;
+  std::vector<int> camera_ids_;
+  std::vector<std::vector<uint8_t>> images_;
+  sim::CameraImage frame_;
+  std::vector<double> chunk_;
+};
+
+}  // namespace simscale::policies

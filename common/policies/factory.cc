@@ -1,0 +1,51 @@
+#include "common/policies/factory.h"
+
+#include <fmt/format.h>
+
+#include "common/core/error.h"
+#include "common/core/log.h"
+#include "common/envs/registry.h"
+#include "common/models/checkpoint_layout.h"
+#include "common/policies/checkpoint_policy.h"
+
+namespace simscale::policies {
+namespace fs = std::filesystem;
+
+bool IsCheckpointPolicyName(const std::string& name) {
+  return name != "scripted" && name != "random";
+}
+
+fs::path ResolveCheckpoint(const fs::path& path, bool prefer_ema) {
+  fs::path checkpoint = path;
+  if (!models::IsCompleteCheckpoint(path)) {
+    const auto latest = models::FindLatestCompleteCheckpoint(path);
+    if (!latest) {
+      throw InvalidArgumentError(fmt::format(
+          "policy '{}': expected scripted, random, a complete checkpoint directory or a run "
+          "directory holding checkpoints/step_*, found none of these",
+          path.string()));
+    }
+    checkpoint = *latest;
+  }
+  if (prefer_ema) {
+    const fs::path ema = models::EmaCheckpointDirectory(checkpoint);
+    if (models::IsCompleteCheckpoint(ema)) return ema;
+  }
+  return checkpoint;
+}
+
+std::unique_ptr<envs::Policy> MakePolicy(const std::string& name, const std::string& env_name,
+                                         const PolicyOptions& options) {
+  if (name == "scripted") return envs::MakeScriptedExpert(env_name);
+  if (name == "random") return std::make_unique<envs::RandomPolicy>();
+  const fs::path checkpoint = ResolveCheckpoint(name, options.prefer_ema);
+  ActionModelOptions model_options;
+  model_options.device = options.device;
+  model_options.threads = options.threads;
+  auto policy = std::make_unique<CheckpointPolicy>(
+      checkpoint, LoadActionModel(checkpoint, model_options), options.gl_backend);
+  log::Info("policy: {} ({})", checkpoint.string(), DescribePolicySpec(policy->spec().policy));
+  return policy;
+}
+
+}  // namespace simscale::policies
