@@ -143,6 +143,119 @@ int InspectFile(const DatagenConfig& config, const mpi::Communicator& comm) {
   return code;
 }
 
+// --resume / --overwrite against what the output path holds (every rank checks).
+void CheckOutput(const DatagenConfig& config) {
+  const fs::path output = config.run.output;
+  if (output.has_parent_path()) fs::create_directories(output.parent_path());
+  const fs::path partial = io::PartialPath(output);
+  if (!config.run.resume && !config.run.overwrite) {
+    if (fs::exists(output)) {
+      throw InvalidArgumentError(fmt::format(
+          "output '{}' exists; pass --overwrite to replace it or choose another --output",
+          output.string()));
+    }
+    if (fs::exists(partial)) {
+      throw InvalidArgumentError(fmt::format(
+          "'{}' is left from an interrupted run; pass --resume to continue it, or --overwrite "
+          "to start again",
+          partial.string()));
+    }
+  }
+  if (config.run.resume && !fs::exists(partial)) {
+    throw InvalidArgumentError(fmt::format(
+        "--resume: no interrupted run to continue ('{}' does not exist{})", partial.string(),
+        fs::exists(output) ? fmt::format("; '{}' is complete", output.string()) : ""));
+  }
+}
+
+// Where this rank's time went (the job's totals are gathered at the end).
+struct RankTimes {
+  double simulation = 0, render = 0, hdf5 = 0, wait = 0;
+  int64_t steps = 0, dropped = 0;
+};
+
+// Rounds of episodes_per_round x ranks episodes, split in rank order, appended collectively.
+void GenerateRounds(const DatagenConfig& config, const mpi::Communicator& comm,
+                    EpisodeGenerator* generator, io::EpisodeStoreWriter* writer, RankTimes* times) {
+  const auto start = Clock::now();
+  int64_t next_episode = writer->committed_generation();
+  const int64_t resumed_from = next_episode;
+  Progress::Options progress_options;
+  progress_options.label = "datagen";
+  progress_options.unit = "episodes";
+  progress_options.enabled = comm.is_root();
+  progress_options.line_interval = std::chrono::duration<double>(config.progress_interval);
+  Progress progress(config.episodes - resumed_from, progress_options);
+  const int64_t round_size = config.episodes_per_round * comm.size();
+  while (next_episode < config.episodes) {
+    const mpi::Range round{next_episode, std::min(config.episodes, next_episode + round_size)};
+    const mpi::Range mine = mpi::SplitEvenly(round, comm.size(), comm.rank());
+    std::vector<io::EpisodeRecord> records;
+    for (int64_t episode = mine.begin; episode < mine.end; ++episode) {
+      io::EpisodeRecord record = generator->Generate(episode);
+      if (config.only_successful && !record.success) {
+        ++times->dropped;
+        continue;
+      }
+      records.push_back(std::move(record));
+    }
+    // Waiting for the slowest rank of the round is load imbalance, not HDF5: time it apart.
+    const auto wait_start = Clock::now();
+    comm.Barrier();
+    times->wait += Seconds(wait_start);
+    const auto write_start = Clock::now();
+    writer->AppendRound(records, round.end);
+    times->hdf5 += Seconds(write_start);
+    next_episode = round.end;
+    progress.Update(next_episode - resumed_from,
+                    fmt::format("{} stored, {} steps, {:.0f} stored env steps/s",
+                                writer->committed_episodes(), writer->committed_steps(),
+                                static_cast<double>(writer->committed_steps()) /
+                                    std::max(1e-9, Seconds(start))));
+  }
+  progress.Finish(fmt::format("{} stored", writer->committed_episodes()));
+  times->simulation = generator->simulation_seconds();
+  times->render = generator->recorder().render_seconds();
+  times->steps = generator->steps();
+}
+
+// Job-wide accounting on rank 0 (the slowest rank bounds the wall time), with one
+// machine-readable DATAGEN_SUMMARY line for sweep scripts.
+void Report(const mpi::Communicator& comm, const RankTimes& mine, int64_t generated, int64_t stored,
+            double wall, double finalize_seconds) {
+  const std::vector<RankTimes> all = comm.AllGather(mine);
+  RankTimes sum;
+  double max_hdf5 = 0;
+  for (const RankTimes& t : all) {
+    sum.simulation += t.simulation;
+    sum.render += t.render;
+    sum.hdf5 += t.hdf5;
+    sum.wait += t.wait;
+    sum.steps += t.steps;
+    sum.dropped += t.dropped;
+    max_hdf5 = std::max(max_hdf5, t.hdf5);
+  }
+  if (!comm.is_root()) return;
+  const double ranks = comm.size();
+  log::Info(
+      "datagen_mpi: {} episodes generated, {} stored, {} dropped (unsuccessful), {} env steps in "
+      "{:.2f} s: {:.2f} episodes/s, {:.0f} env steps/s",
+      generated, stored, sum.dropped, sum.steps, wall, generated / wall, sum.steps / wall);
+  log::Info(
+      "datagen_mpi: time per rank (mean): simulation {:.2f} s, rendering {:.2f} s, waiting for "
+      "other ranks {:.2f} s, HDF5 appends {:.2f} s ({:.1f}% of wall), finalize {:.2f} s",
+      sum.simulation / ranks, sum.render / ranks, sum.wait / ranks, sum.hdf5 / ranks,
+      100.0 * (sum.hdf5 / ranks) / wall, finalize_seconds);
+  std::printf(
+      "DATAGEN_SUMMARY ranks=%d episodes=%lld stored=%lld dropped=%lld steps=%lld wall_s=%.4f "
+      "simulation_s=%.4f render_s=%.4f wait_s=%.4f hdf5_s=%.4f hdf5_max_s=%.4f finalize_s=%.4f\n",
+      comm.size(), static_cast<long long>(generated), static_cast<long long>(stored),
+      static_cast<long long>(sum.dropped), static_cast<long long>(sum.steps), wall,
+      sum.simulation / ranks, sum.render / ranks, sum.wait / ranks, sum.hdf5 / ranks, max_hdf5,
+      finalize_seconds);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Communicator& comm,
@@ -154,52 +267,30 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
   }
   const auto wall_start = Clock::now();
   const fs::path output = config.run.output;
+  // Build everything that can fail on bad input on every rank, agree, then start collectives.
   std::unique_ptr<EpisodeGenerator> generator;
   io::StoreLayout layout;
-  std::optional<io::EpisodeStoreWriter> writer;
+  mpi::RunAgreed(comm, [&] {
+    CheckOutput(config);
+    generator = std::make_unique<EpisodeGenerator>(config);
+    layout = MakeLayout(generator->env(), config, schema.ToYaml());
+    io::CheckLayout(layout);
+  });
   io::StoreWriterOptions writer_options;
   writer_options.overwrite = config.run.overwrite;
   writer_options.build_views = config.build_views;
   writer_options.views.valid_fraction = config.valid_fraction;
   writer_options.views.split_seed = static_cast<uint64_t>(config.run.seed);
   writer_options.fault_hook = hooks.store_fault;
-  // Build everything that can fail on bad input on every rank, agree, then start collectives.
-  mpi::RunAgreed(comm, [&] {
-    if (output.has_parent_path()) fs::create_directories(output.parent_path());
-    const fs::path partial = io::PartialPath(output);
-    if (!config.run.resume && !config.run.overwrite) {
-      if (fs::exists(output)) {
-        throw InvalidArgumentError(fmt::format(
-            "output '{}' exists; pass --overwrite to replace it or choose another --output",
-            output.string()));
-      }
-      if (fs::exists(partial)) {
-        throw InvalidArgumentError(fmt::format(
-            "'{}' is left from an interrupted run; pass --resume to continue it, or --overwrite "
-            "to start again",
-            partial.string()));
-      }
-    }
-    if (config.run.resume && !fs::exists(partial)) {
-      throw InvalidArgumentError(fmt::format(
-          "--resume: no interrupted run to continue ('{}' does not exist{})", partial.string(),
-          fs::exists(output) ? fmt::format("; '{}' is complete", output.string()) : ""));
-    }
-    generator = std::make_unique<EpisodeGenerator>(config);
-    layout = MakeLayout(generator->env(), config, schema.ToYaml());
-    io::CheckLayout(layout);
-  });
-  if (config.run.resume) {
-    writer.emplace(io::EpisodeStoreWriter::OpenForResume(output, comm, layout, writer_options));
-  } else {
-    writer.emplace(io::EpisodeStoreWriter::Create(output, comm, layout, writer_options));
-  }
+  io::EpisodeStoreWriter writer =
+      config.run.resume
+          ? io::EpisodeStoreWriter::OpenForResume(output, comm, layout, writer_options)
+          : io::EpisodeStoreWriter::Create(output, comm, layout, writer_options);
   fs::path resolved = output;
   resolved += ".config.yaml";
   app::WriteResolvedConfig(schema, comm, resolved);
 
-  int64_t next_episode = writer->committed_generation();
-  const int64_t resumed_from = next_episode;
+  const int64_t resumed_from = writer.committed_generation();
   log::Info(
       "datagen_mpi: {} rank(s), env '{}', policy '{}', DR '{}', {} episodes ({} per rank "
       "per round), cameras [{}] via {} -> {}{}",
@@ -207,95 +298,12 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
       fmt::join(config.cameras, ", "), generator->recorder().renderer_description(),
       output.string(),
       resumed_from > 0 ? fmt::format(" (resuming after episode {})", resumed_from) : "");
-
-  Progress::Options progress_options;
-  progress_options.label = "datagen";
-  progress_options.unit = "episodes";
-  progress_options.enabled = comm.is_root();
-  progress_options.line_interval = std::chrono::duration<double>(config.progress_interval);
-  Progress progress(config.episodes - resumed_from, progress_options);
-  double hdf5_seconds = 0.0;
-  double wait_seconds = 0.0;
-  const int64_t round_size = config.episodes_per_round * comm.size();
-  int64_t dropped = 0;
-  while (next_episode < config.episodes) {
-    const mpi::Range round{next_episode, std::min(config.episodes, next_episode + round_size)};
-    const mpi::Range mine = mpi::SplitEvenly(round, comm.size(), comm.rank());
-    std::vector<io::EpisodeRecord> records;
-    for (int64_t episode = mine.begin; episode < mine.end; ++episode) {
-      io::EpisodeRecord record = generator->Generate(episode);
-      if (config.only_successful && !record.success) {
-        ++dropped;
-        continue;
-      }
-      records.push_back(std::move(record));
-    }
-    // Waiting for the slowest rank of the round is load imbalance, not HDF5: time it apart.
-    const auto wait_start = Clock::now();
-    comm.Barrier();
-    wait_seconds += Seconds(wait_start);
-    const auto write_start = Clock::now();
-    writer->AppendRound(records, round.end);
-    hdf5_seconds += Seconds(write_start);
-    next_episode = round.end;
-    progress.Update(next_episode - resumed_from,
-                    fmt::format("{} stored, {} steps, {:.0f} stored env steps/s",
-                                writer->committed_episodes(), writer->committed_steps(),
-                                static_cast<double>(writer->committed_steps()) /
-                                    std::max(1e-9, Seconds(wall_start))));
-  }
+  RankTimes times;
+  GenerateRounds(config, comm, generator.get(), &writer, &times);
   const auto finalize_start = Clock::now();
-  writer->Finalize();
-  const double finalize_seconds = Seconds(finalize_start);
-  progress.Finish(fmt::format("{} stored", writer->committed_episodes()));
-
-  // Job-wide accounting: the slowest rank bounds the wall time.
-  struct Totals {
-    double simulation, render, hdf5, wait;
-    int64_t steps, dropped;
-  };
-  const Totals mine{generator->simulation_seconds(),
-                    generator->recorder().render_seconds(),
-                    hdf5_seconds,
-                    wait_seconds,
-                    generator->steps(),
-                    dropped};
-  const auto all = comm.AllGather(mine);
-  Totals sum{0, 0, 0, 0, 0, 0};
-  double max_hdf5 = 0;
-  for (const Totals& t : all) {
-    sum.simulation += t.simulation;
-    sum.render += t.render;
-    sum.hdf5 += t.hdf5;
-    sum.wait += t.wait;
-    sum.steps += t.steps;
-    sum.dropped += t.dropped;
-    max_hdf5 = std::max(max_hdf5, t.hdf5);
-  }
-  const double wall = Seconds(wall_start);
-  if (comm.is_root()) {
-    const int64_t generated = config.episodes - resumed_from;
-    log::Info(
-        "datagen_mpi: {} episodes generated, {} stored, {} dropped (unsuccessful), {} env "
-        "steps in {:.2f} s: {:.2f} episodes/s, {:.0f} env steps/s",
-        generated, writer->committed_episodes(), sum.dropped, sum.steps, wall, generated / wall,
-        sum.steps / wall);
-    log::Info(
-        "datagen_mpi: time per rank (mean): simulation {:.2f} s, rendering {:.2f} s, waiting for "
-        "other ranks {:.2f} s, HDF5 appends {:.2f} s ({:.1f}% of wall), finalize {:.2f} s",
-        sum.simulation / comm.size(), sum.render / comm.size(), sum.wait / comm.size(),
-        sum.hdf5 / comm.size(), 100.0 * (sum.hdf5 / comm.size()) / wall, finalize_seconds);
-    // One machine-readable line for sweep scripts.
-    std::printf(
-        "DATAGEN_SUMMARY ranks=%d episodes=%lld stored=%lld dropped=%lld steps=%lld wall_s=%.4f "
-        "simulation_s=%.4f render_s=%.4f wait_s=%.4f hdf5_s=%.4f hdf5_max_s=%.4f finalize_s=%.4f\n",
-        comm.size(), static_cast<long long>(generated),
-        static_cast<long long>(writer->committed_episodes()), static_cast<long long>(sum.dropped),
-        static_cast<long long>(sum.steps), wall, sum.simulation / comm.size(),
-        sum.render / comm.size(), sum.wait / comm.size(), sum.hdf5 / comm.size(), max_hdf5,
-        finalize_seconds);
-    std::fflush(stdout);
-  }
+  writer.Finalize();
+  Report(comm, times, config.episodes - resumed_from, writer.committed_episodes(),
+         Seconds(wall_start), Seconds(finalize_start));
   return 0;
 }
 

@@ -54,6 +54,15 @@ TEST(DatagenCli, PrintConfigShowsLayeredValues) {
   std::filesystem::remove_all(dir);
 }
 
+// Fault injection lives in a test-only build of the tool; the production tool does not know it.
+TEST(DatagenCli, TheProductionToolOffersNoFaultInjection) {
+  const auto result = RunProcess(ToolPath("datagen_mpi") + " --fault.kill_at after_commit:0:0");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("fault.kill_at"), std::string::npos) << result.output;
+  EXPECT_EQ(RunProcess(ToolPath("datagen_mpi") + " --help").output.find("fault."),
+            std::string::npos);
+}
+
 TEST(DatagenCli, OutOfRangeValueNamesKeyAndExpectation) {
   const auto result = RunProcess(ToolPath("datagen_mpi") + " --episodes 0");
   EXPECT_EQ(result.exit_code, 2) << result.output;
