@@ -2,41 +2,50 @@
 //   expert_success --env pick_place --episodes 500 [--seed 0] [--condition clean] [--verbose]
 // Prints the success rate with a 95% Wilson interval, episode lengths and the failures.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "common/app/tool.h"
 #include "common/envs/registry.h"
 #include "common/sim/randomization.h"
 
-int main(int argc, char** argv) {
-  std::string env_name = "reach", condition = "clean";
-  int episodes = 100;
-  uint64_t seed = 0;
+namespace simscale {
+namespace {
+
+struct ExpertSuccessOptions {
+  app::RunOptions run;  // only its log options
+  std::string env = "reach";
+  int64_t episodes = 100;
+  int64_t seed = 0;
+  std::string condition = "clean";
   bool verbose = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
-    if (arg == "--env")
-      env_name = next();
-    else if (arg == "--episodes")
-      episodes = std::stoi(next());
-    else if (arg == "--seed")
-      seed = std::stoull(next());
-    else if (arg == "--condition")
-      condition = next();
-    else if (arg == "--verbose")
-      verbose = true;
-    else {
-      std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
-      return 2;
-    }
-  }
-  simscale::sim::EnvOptions options;
-  options.randomization = simscale::sim::RandomizationCondition(condition);
-  auto env = simscale::envs::MakeEnv(env_name, options);
-  auto expert = simscale::envs::MakeScriptedExpert(env_name);
+};
+
+void DeclareOptions(config::Schema* schema, ExpertSuccessOptions* o) {
+  app::AddLogOptions(schema, &o->run);
+  schema->Add("expert.env", &o->env, "environment whose scripted expert runs")
+      .OneOf(envs::ListEnvs())
+      .Flag("env");
+  schema->Add("expert.episodes", &o->episodes, "seeded episodes (indices 0 .. N-1)")
+      .Min(1)
+      .Flag("episodes");
+  schema->Add("expert.seed", &o->seed, "base seed").Min(0).Flag("seed");
+  schema->Add("expert.condition", &o->condition, "domain randomization condition")
+      .OneOf(sim::RandomizationConditionNames())
+      .Flag("condition");
+  schema->Add("expert.verbose", &o->verbose, "print every episode, not only the failures")
+      .Flag("verbose");
+}
+
+void MeasureExpert(const ExpertSuccessOptions& o) {
+  const int episodes = static_cast<int>(o.episodes);
+  const auto seed = static_cast<uint64_t>(o.seed);
+  sim::EnvOptions env_options;
+  env_options.randomization = sim::RandomizationCondition(o.condition);
+  auto env = envs::MakeEnv(o.env, env_options);
+  auto expert = envs::MakeScriptedExpert(o.env);
   int successes = 0, diverged = 0;
   double total_length = 0, total_return = 0;
   std::vector<double> action(static_cast<size_t>(env->action_spec().size()));
@@ -44,7 +53,7 @@ int main(int argc, char** argv) {
     env->Reset(seed, static_cast<uint64_t>(episode));
     expert->Reset(*env, seed, static_cast<uint64_t>(episode));
     double episode_return = 0;
-    const simscale::sim::StepResult* result = nullptr;
+    const sim::StepResult* result = nullptr;
     do {
       expert->Act(*env, action.data());
       result = &env->Step(action.data());
@@ -54,7 +63,7 @@ int main(int argc, char** argv) {
     diverged += result->diverged ? 1 : 0;
     total_length += static_cast<double>(result->step);
     total_return += episode_return;
-    if (verbose || !result->success) {
+    if (o.verbose || !result->success) {
       std::printf("episode %d: %s after %lld steps, return %.2f", episode,
                   result->success ? "success" : "FAILED", static_cast<long long>(result->step),
                   episode_return);
@@ -70,8 +79,22 @@ int main(int argc, char** argv) {
   std::printf(
       "%s expert, condition %s, seed %llu: %d/%d successes (%.1f%%, 95%% CI %.1f-%.1f%%), "
       "mean length %.1f steps, mean return %.2f, diverged %d\n",
-      env_name.c_str(), condition.c_str(), static_cast<unsigned long long>(seed), successes,
+      o.env.c_str(), o.condition.c_str(), static_cast<unsigned long long>(seed), successes,
       episodes, 100 * p, 100 * (center - half), 100 * (center + half), total_length / n,
       total_return / n, diverged);
-  return 0;
+}
+
+}  // namespace
+}  // namespace simscale
+
+int main(int argc, char** argv) {
+  return simscale::mpi::RunMain(argc, argv, [&](simscale::mpi::Context& context) {
+    simscale::ExpertSuccessOptions options;
+    simscale::config::Schema schema(
+        "expert_success", "measures a scripted expert's success rate over seeded episodes");
+    simscale::DeclareOptions(&schema, &options);
+    if (!simscale::app::ParseConfig(&schema, options.run, context.world(), argc, argv)) return 0;
+    simscale::MeasureExpert(options);
+    return 0;
+  });
 }

@@ -14,12 +14,11 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "common/core/error.h"
+#include "common/app/tool.h"
 #include "common/core/random.h"
 #include "common/io/episode_store.h"
 #include "common/mpi/mpi.h"
@@ -30,49 +29,47 @@ namespace {
 namespace fs = std::filesystem;
 
 struct BenchOptions {
-  bool images = false;
+  app::RunOptions run;          // only its log options
+  std::string data = "lowdim";  // lowdim or images
   int64_t episodes_per_rank = 8;
   int64_t length = 200;
   int64_t rounds = 12;
   int gzip_lowdim = 0;
   int gzip_images = 0;
-  uint64_t chunk_rows = 0;  // low-dim columns; 0 = the schema's rule
+  int64_t chunk_rows = 0;  // low-dim columns; 0 = the schema's rule
   std::string dir = ".";
+
+  bool images() const { return data == "images"; }
 };
 
-BenchOptions Parse(int argc, char** argv) {
-  BenchOptions options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const auto value = [&]() -> std::string {
-      CheckArgument(i + 1 < argc, arg, "", "a value");
-      return argv[++i];
-    };
-    if (arg == "--data") {
-      const std::string data = value();
-      CheckArgument(data == "lowdim" || data == "images", "--data", data, "lowdim or images");
-      options.images = data == "images";
-    } else if (arg == "--episodes-per-rank") {
-      options.episodes_per_rank = std::stoll(value());
-    } else if (arg == "--length") {
-      options.length = std::stoll(value());
-    } else if (arg == "--rounds") {
-      options.rounds = std::stoll(value());
-    } else if (arg == "--gzip-lowdim") {
-      options.gzip_lowdim = std::stoi(value());
-    } else if (arg == "--gzip-images") {
-      options.gzip_images = std::stoi(value());
-    } else if (arg == "--chunk-rows") {
-      options.chunk_rows = std::stoull(value());
-    } else if (arg == "--dir") {
-      options.dir = value();
-    } else {
-      CheckArgument(false, "argument", arg,
-                    "one of --data, --episodes-per-rank, --length, "
-                    "--rounds, --gzip-lowdim, --gzip-images, --chunk-rows, --dir");
-    }
-  }
-  return options;
+void DeclareOptions(config::Schema* schema, BenchOptions* o) {
+  app::AddLogOptions(schema, &o->run);
+  schema->Add("bench.data", &o->data, "episode content: low-dimensional only, or with a camera")
+      .OneOf({"lowdim", "images"})
+      .Flag("data");
+  schema
+      ->Add("bench.episodes_per_rank", &o->episodes_per_rank,
+            "episodes each rank appends per round")
+      .Min(1)
+      .Flag("episodes-per-rank");
+  schema->Add("bench.length", &o->length, "steps per episode").Min(1).Flag("length");
+  schema->Add("bench.rounds", &o->rounds, "timed rounds (after 2 warm-up rounds)")
+      .Min(1)
+      .Flag("rounds");
+  schema->Add("bench.gzip_lowdim", &o->gzip_lowdim, "deflate level of low-dimensional columns")
+      .Min(0)
+      .Max(9)
+      .Flag("gzip-lowdim");
+  schema->Add("bench.gzip_images", &o->gzip_images, "deflate level of the image column")
+      .Min(0)
+      .Max(9)
+      .Flag("gzip-images");
+  schema
+      ->Add("bench.chunk_rows", &o->chunk_rows,
+            "chunk rows of low-dimensional columns (0: the schema's rule)")
+      .Min(0)
+      .Flag("chunk-rows");
+  schema->Add("bench.dir", &o->dir, "directory of the scratch file").NonEmpty().Flag("dir");
 }
 
 // A Franka-like layout: 7-D actions, 32 state values, six low-dim observation keys (33 floats),
@@ -81,7 +78,7 @@ io::StoreLayout BenchLayout(const BenchOptions& options) {
   const auto low = [&](std::string name, io::DType dtype, std::vector<uint64_t> shape) {
     io::ColumnSpec spec = io::ColumnSpec::LowDim(std::move(name), dtype, std::move(shape));
     spec.gzip_level = options.gzip_lowdim;
-    spec.chunk_rows = options.chunk_rows;
+    spec.chunk_rows = static_cast<uint64_t>(options.chunk_rows);
     return spec;
   };
   io::StoreLayout layout;
@@ -94,7 +91,7 @@ io::StoreLayout BenchLayout(const BenchOptions& options) {
                         low("obs/joint_vel", io::DType::kFloat32, {7}),
                         low("obs/gripper", io::DType::kFloat32, {2}),
                         low("obs/object", io::DType::kFloat32, {10})};
-  if (options.images) {
+  if (options.images()) {
     layout.obs_columns.push_back(
         io::ColumnSpec::Image("obs/agentview_image", 128, 128, 3, options.gzip_images));
   }
@@ -169,12 +166,10 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-int Run(mpi::Context& context, int argc, char** argv) {
-  const mpi::Communicator& comm = context.world();
-  const BenchOptions options = Parse(argc, argv);
+int Run(const BenchOptions& options, const mpi::Communicator& comm) {
   const io::StoreLayout layout = BenchLayout(options);
   const fs::path path = fs::path(options.dir) / fmt::format("io_bench_{}_{}ranks_{}.h5",
-                                                            options.images ? "images" : "lowdim",
+                                                            options.images() ? "images" : "lowdim",
                                                             comm.size(), options.episodes_per_rank);
   io::StoreWriterOptions writer_options;
   writer_options.overwrite = true;
@@ -219,8 +214,8 @@ int Run(mpi::Context& context, int argc, char** argv) {
     fmt::print(
         "| {} | {} | {} | {} | {} | {} | {:.1f} | {:.1f} | {:.1f}–{:.1f} | {:.2f} | {:.0f} | "
         "{:.2f} | {:.1f} |\n",
-        comm.size(), options.images ? "128x128x3 img" : "low-dim",
-        options.images ? fmt::format("{} / img {}", options.gzip_lowdim, options.gzip_images)
+        comm.size(), options.images() ? "128x128x3 img" : "low-dim",
+        options.images() ? fmt::format("{} / img {}", options.gzip_lowdim, options.gzip_images)
         : options.chunk_rows > 0
             ? fmt::format("{}, chunk {}", options.gzip_lowdim, options.chunk_rows)
             : fmt::format("{}", options.gzip_lowdim),
@@ -239,6 +234,11 @@ int Run(mpi::Context& context, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   return simscale::mpi::RunMain(argc, argv, [&](simscale::mpi::Context& context) {
-    return simscale::Run(context, argc, argv);
+    simscale::BenchOptions options;
+    simscale::config::Schema schema("io_bench",
+                                    "cost of the episode store's write path under mpirun");
+    simscale::DeclareOptions(&schema, &options);
+    if (!simscale::app::ParseConfig(&schema, options.run, context.world(), argc, argv)) return 0;
+    return simscale::Run(options, context.world());
   });
 }

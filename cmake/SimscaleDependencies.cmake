@@ -40,6 +40,7 @@ if(NOT TARGET hdf5::hdf5)
 endif()
 
 find_package(Boost 1.74 REQUIRED CONFIG COMPONENTS program_options)
+find_package(nlohmann_json 3.2 REQUIRED)  # JSON attributes, results and metrics (header-only)
 find_package(yaml-cpp REQUIRED CONFIG)  # target `yaml-cpp` (0.7 has no namespaced alias)
 if(NOT TARGET yaml-cpp AND TARGET yaml-cpp::yaml-cpp)
   add_library(yaml-cpp INTERFACE IMPORTED)

@@ -9,7 +9,7 @@ PACKAGES=(
   libmujoco-dev libqhull-dev                       # MuJoCo 2.2.2 (+ the qhull headers its CMake config names)
   libtorch-dev libgloo-dev libopenblas0-openmp     # LibTorch 1.13 CPU, OpenBLAS instead of the reference BLAS
   libhdf5-openmpi-dev hdf5-tools                   # parallel HDF5 (never the serial libhdf5-dev)
-  libboost-program-options-dev libyaml-cpp-dev libfmt-dev
+  libboost-program-options-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
   libegl-dev libegl-mesa0 libgl1-mesa-dri libosmesa6-dev libgl-dev libpng-dev   # CPU rendering
   libgtest-dev libbenchmark-dev                    # tests and benchmarks
   slurm-wlm munge                                  # job scripts and their tests

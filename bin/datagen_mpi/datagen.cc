@@ -11,13 +11,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/atomic_file.h"
 #include "common/core/build_info.h"
 #include "common/core/log.h"
 #include "common/core/progress.h"
 #include "common/envs/registry.h"
-#include "common/io/json.h"
 #include "common/io/stats.h"
 #include "common/io/validate.h"
 #include "common/policies/factory.h"
@@ -70,15 +70,14 @@ io::StoreLayout MakeLayout(const sim::RobotEnv& env, const DatagenConfig& config
   }
   layout.dr_value_names = env.randomization_value_names();
   layout.env_name = env.name();
-  std::string cameras;
-  for (const auto& c : config.cameras)
-    cameras += (cameras.empty() ? "" : ", ") + io::json::Quote(c);
-  layout.env_kwargs_json = fmt::format(
-      "{{\"randomization\": {}, \"max_episode_steps\": {}, \"control_dt\": 0.05, "
-      "\"cameras\": [{}], \"image_size\": {}, \"observation\": {}, \"action\": {}}}",
-      io::json::Quote(config.dr), env.max_episode_steps(), cameras, config.image_size,
-      io::json::Quote(env.observation_spec().Describe()),
-      io::json::Quote(env.action_spec().Describe()));
+  const nlohmann::ordered_json env_kwargs = {{"randomization", config.dr},
+                                             {"max_episode_steps", env.max_episode_steps()},
+                                             {"control_dt", 0.05},
+                                             {"cameras", config.cameras},
+                                             {"image_size", config.image_size},
+                                             {"observation", env.observation_spec().Describe()},
+                                             {"action", env.action_spec().Describe()}};
+  layout.env_kwargs_json = env_kwargs.dump();
   layout.resolved_config_yaml = resolved_config_yaml;
   layout.git_sha = build_info::kGitSha;
   return layout;

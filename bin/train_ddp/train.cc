@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/atomic_file.h"
 #include "common/core/log.h"
@@ -120,16 +121,17 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
   }
   const TrainSummary summary = trainer.Train();
   if (comm.is_root()) {
-    WriteFileAtomic(
-        run_dir / "summary.json",
-        fmt::format("{{\"steps\": {}, \"final_loss\": {}, \"final_valid_loss\": {}, "
-                    "\"nonfinite_skipped\": {}, \"samples_per_second\": {}, \"data_wait_share\": "
-                    "{}, \"allreduce_share\": {}, \"preempted\": {}, \"world_size\": {}, "
-                    "\"checkpoint\": \"{}\"}}\n",
-                    summary.steps, summary.final_loss, summary.final_valid_loss,
-                    summary.nonfinite_skipped, summary.samples_per_second, summary.data_wait_share,
-                    summary.allreduce_share, summary.preempted ? "true" : "false", comm.size(),
-                    summary.last_checkpoint.string()));
+    const nlohmann::ordered_json summary_json = {{"steps", summary.steps},
+                                                 {"final_loss", summary.final_loss},
+                                                 {"final_valid_loss", summary.final_valid_loss},
+                                                 {"nonfinite_skipped", summary.nonfinite_skipped},
+                                                 {"samples_per_second", summary.samples_per_second},
+                                                 {"data_wait_share", summary.data_wait_share},
+                                                 {"allreduce_share", summary.allreduce_share},
+                                                 {"preempted", summary.preempted},
+                                                 {"world_size", comm.size()},
+                                                 {"checkpoint", summary.last_checkpoint.string()}};
+    WriteFileAtomic(run_dir / "summary.json", summary_json.dump(2) + "\n");
     log::Info(
         "train_ddp: {} steps, loss {:.5g}, validation loss {:.5g}, {:.0f} samples/s, data "
         "wait {:.1f}%, all-reduce {:.1f}% of wall; checkpoint {}",

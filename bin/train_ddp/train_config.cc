@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/models/policy.h"
+
 namespace simscale::train {
 
 void DeclareOptions(config::Schema* schema, TrainConfig* c) {
@@ -11,7 +13,10 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
   schema->Add("train.dataset", &c->dataset, "HDF5 dataset (a SimScale store or any robomimic file)")
       .NonEmpty()
       .Flag("dataset");
-  schema->Add("train.model", &c->model, "model to train").OneOf({"bc", "vla"}).Flag("model");
+  // Every registered model, so a new one needs no edit here (and --help lists them).
+  schema->Add("train.model", &c->model, "model to train (a registered model name)")
+      .OneOf(models::ListModels())
+      .Flag("model");
   schema->Add("train.steps", &t.steps, "optimizer steps").Min(1).Flag("steps");
   schema->Add("train.batch_size", &t.batch_size, "global batch size (split over ranks)").Min(1);
   schema

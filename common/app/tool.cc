@@ -17,15 +17,19 @@ void AddRunOptions(config::Schema* schema, RunOptions* options) {
   schema->Add("run.overwrite", &options->overwrite, "replace an existing output").Flag("overwrite");
   schema->Add("run.resume", &options->resume, "continue an interrupted run from its output")
       .Flag("resume");
-  schema->Add("log.level", &options->log_level, "log level of rank 0 (other ranks: warn)")
-      .OneOf({"debug", "info", "warn", "error", "off"});
-  schema->Add("log.all_ranks", &options->log_all_ranks, "every rank logs at log.level");
+  AddLogOptions(schema, options);
   schema->AddCheck([options] {
     if (options->overwrite && options->resume) {
       config::Fail("run.resume", "not to be combined with run.overwrite",
                    "both run.resume and run.overwrite set");
     }
   });
+}
+
+void AddLogOptions(config::Schema* schema, RunOptions* options) {
+  schema->Add("log.level", &options->log_level, "log level of rank 0 (other ranks: warn)")
+      .OneOf({"debug", "info", "warn", "error", "off"});
+  schema->Add("log.all_ranks", &options->log_all_ranks, "every rank logs at log.level");
 }
 
 bool ParseConfig(config::Schema* schema, const RunOptions& run, const mpi::Communicator& comm,

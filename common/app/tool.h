@@ -23,6 +23,9 @@ struct RunOptions {
 };
 
 void AddRunOptions(config::Schema* schema, RunOptions* options);
+// Only the log options (log.level, log.all_ranks), for helper programs that have no run output
+// to seed, overwrite or resume; they declare their own keys and parse with ParseConfig too.
+void AddLogOptions(config::Schema* schema, RunOptions* options);
 
 // Parses argv on every rank and agrees collectively on the outcome, so a bad key fails every rank
 // with the same message (logged once) before any other collective. Handles --help and

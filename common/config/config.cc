@@ -598,8 +598,8 @@ std::string Schema::ToYaml() const {
     }
   }
   YAML::Emitter emitter;
-  emitter << root;
-  return fmt::format("# {} resolved configuration\n{}\n", tool_name_, emitter.c_str());
+  emitter << YAML::Comment(tool_name_ + " resolved configuration") << root;
+  return std::string(emitter.c_str()) + "\n";
 }
 
 void Schema::WriteResolved(const std::filesystem::path& path) const {

@@ -5,11 +5,11 @@
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/error.h"
 #include "common/core/log.h"
 #include "common/envs/registry.h"
-#include "common/io/json.h"
 #include "common/rollout/episode.h"
 #include "common/sim/image_io.h"
 #include "common/sim/renderer.h"
@@ -177,47 +177,45 @@ std::vector<ConditionResult> Evaluate(const EvalOptions& options, const mpi::Com
 
 namespace {
 
-std::string MetricsJson(const ConditionResult& r, const std::string& indent) {
-  return fmt::format(
-      "{0}\"episodes\": {1},\n{0}\"successes\": {2},\n{0}\"success_rate\": {3},\n"
-      "{0}\"success_rate_ci95\": [{4}, {5}],\n{0}\"return_mean\": {6},\n{0}\"return_std\": {7},\n"
-      "{0}\"return_min\": {8},\n{0}\"return_max\": {9},\n{0}\"length_mean\": {10},\n"
-      "{0}\"diverged\": {11}",
-      indent, r.episodes, r.successes, r.success_rate, r.ci_low, r.ci_high, r.return_mean,
-      r.return_std, r.return_min, r.return_max, r.length_mean, r.diverged);
-}
+// Ordered: results.json is read by people too, and the metrics read best in this order.
+using OrderedJson = nlohmann::ordered_json;
 
-std::string EpisodesJson(const ConditionResult& r) {
-  std::string out;
+// A condition's metrics followed by its per-episode outcomes.
+OrderedJson ConditionJson(const ConditionResult& r) {
+  OrderedJson episodes = OrderedJson::array();
   for (const auto& o : r.outcomes) {
-    out += fmt::format(
-        "{}{{\"episode\": {}, \"success\": {}, \"return\": {}, \"length\": {}, "
-        "\"diverged\": {}}}",
-        out.empty() ? "" : ", ", o.episode, o.success ? "true" : "false", o.episode_return,
-        o.length, o.diverged ? "true" : "false");
+    episodes.push_back({{"episode", o.episode},
+                        {"success", o.success},
+                        {"return", o.episode_return},
+                        {"length", o.length},
+                        {"diverged", o.diverged}});
   }
-  return "[" + out + "]";
+  return {{"episodes", r.episodes},
+          {"successes", r.successes},
+          {"success_rate", r.success_rate},
+          {"success_rate_ci95", {r.ci_low, r.ci_high}},
+          {"return_mean", r.return_mean},
+          {"return_std", r.return_std},
+          {"return_min", r.return_min},
+          {"return_max", r.return_max},
+          {"length_mean", r.length_mean},
+          {"diverged", r.diverged},
+          {"episodes_detail", std::move(episodes)}};
 }
 
 }  // namespace
 
 std::string ResultsJson(const EvalOptions& options, const std::vector<ConditionResult>& results) {
-  std::string out =
-      fmt::format("{{\n  \"env\": {},\n  \"policy\": {},\n  \"seed\": {},\n",
-                  io::json::Quote(options.env), io::json::Quote(options.policy), options.seed);
+  OrderedJson root = {{"env", options.env}, {"policy", options.policy}, {"seed", options.seed}};
   if (results.size() == 1) {
-    out += fmt::format("  \"condition\": {},\n{},\n  \"episodes_detail\": {}\n}}\n",
-                       io::json::Quote(results[0].condition), MetricsJson(results[0], "  "),
-                       EpisodesJson(results[0]));
-    return out;
+    root["condition"] = results[0].condition;
+    root.update(ConditionJson(results[0]));
+  } else {
+    OrderedJson conditions = OrderedJson::object();
+    for (const auto& r : results) conditions[r.condition] = ConditionJson(r);
+    root["conditions"] = std::move(conditions);
   }
-  out += "  \"conditions\": {\n";
-  for (size_t i = 0; i < results.size(); ++i) {
-    out += fmt::format("    {}: {{\n{},\n      \"episodes_detail\": {}\n    }}{}\n",
-                       io::json::Quote(results[i].condition), MetricsJson(results[i], "      "),
-                       EpisodesJson(results[i]), i + 1 < results.size() ? "," : "");
-  }
-  return out + "  }\n}\n";
+  return root.dump(2) + "\n";
 }
 
 std::string ResultsCsv(const std::vector<ConditionResult>& results) {

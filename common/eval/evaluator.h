@@ -56,7 +56,7 @@ std::pair<double, double> WilsonInterval(int64_t successes, int64_t n);
 std::vector<ConditionResult> Evaluate(const EvalOptions& options, const mpi::Communicator& comm);
 
 // results.json: for one condition its metrics at the top level (success_rate, ...); for several,
-// "conditions": {name: metrics}. Per-episode outcomes under "episodes".
+// "conditions": {name: metrics}. Per-episode outcomes under "episodes_detail".
 std::string ResultsJson(const EvalOptions& options, const std::vector<ConditionResult>& results);
 std::string ResultsCsv(const std::vector<ConditionResult>& results);
 // A readable table: one row per condition.

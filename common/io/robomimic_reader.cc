@@ -4,9 +4,9 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/error.h"
-#include "common/io/json.h"
 #include "common/io/schema.h"
 
 namespace simscale::io {
@@ -57,10 +57,16 @@ RobomimicReader::RobomimicReader(const std::filesystem::path& path)
         fmt::format("'{}': /{} holds no demo_<i> groups", path.string(), schema::kViewsGroup));
   }
   if (data.HasAttribute(schema::kAttrEnvArgs)) {
-    const json::Value env_args = json::Parse(data.ReadStringAttribute(schema::kAttrEnvArgs));
-    if (const json::Value* name = env_args.Find("env_name"); name != nullptr) {
-      env_name_ = name->string;
+    nlohmann::json env_args;
+    try {
+      env_args = nlohmann::json::parse(data.ReadStringAttribute(schema::kAttrEnvArgs));
+    } catch (const nlohmann::json::exception& error) {
+      throw InvalidArgumentError(fmt::format("'{}': /{}@{}: expected JSON, got invalid text: {}",
+                                             path.string(), schema::kViewsGroup,
+                                             schema::kAttrEnvArgs, error.what()));
     }
+    const auto name = env_args.is_object() ? env_args.find("env_name") : env_args.end();
+    if (name != env_args.end() && name->is_string()) env_name_ = name->get<std::string>();
   }
 }
 

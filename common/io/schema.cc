@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/error.h"
-#include "common/io/json.h"
 
 namespace simscale::io {
 
@@ -156,13 +156,13 @@ void CheckLayout(const StoreLayout& layout) {
   }
   if (layout.env_name.empty()) problems.push_back("env_name: expected a non-empty name");
   try {
-    const json::Value kwargs = json::Parse(layout.env_kwargs_json);
-    if (kwargs.kind != json::Value::Kind::kObject) {
+    if (!nlohmann::json::parse(layout.env_kwargs_json).is_object()) {
       problems.push_back(
           fmt::format("env_kwargs: expected a JSON object, got '{}'", layout.env_kwargs_json));
     }
-  } catch (const InvalidArgumentError& error) {
-    problems.push_back(fmt::format("env_kwargs '{}': {}", layout.env_kwargs_json, error.what()));
+  } catch (const nlohmann::json::exception& error) {
+    problems.push_back(fmt::format("env_kwargs '{}': expected a JSON object, got invalid JSON: {}",
+                                   layout.env_kwargs_json, error.what()));
   }
   if (!problems.empty()) {
     throw InvalidArgumentError(
@@ -225,6 +225,15 @@ void CompareColumnLists(std::string_view list, const std::vector<ColumnSpec>& st
   }
 }
 
+// Equal as JSON values (member order and spacing aside), so a file written by an earlier version
+// with other spacing still resumes; texts that are not JSON compare as text.
+bool SameJson(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  const nlohmann::json parsed_a = nlohmann::json::parse(a, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json parsed_b = nlohmann::json::parse(b, nullptr, /*allow_exceptions=*/false);
+  return !parsed_a.is_discarded() && !parsed_b.is_discarded() && parsed_a == parsed_b;
+}
+
 }  // namespace
 
 std::vector<std::string> LayoutDifferences(const StoreLayout& stored,
@@ -241,7 +250,7 @@ std::vector<std::string> LayoutDifferences(const StoreLayout& stored,
     out.push_back(fmt::format("env_name: the file has '{}', requested '{}'", stored.env_name,
                               requested.env_name));
   }
-  if (stored.env_kwargs_json != requested.env_kwargs_json) {
+  if (!SameJson(stored.env_kwargs_json, requested.env_kwargs_json)) {
     out.push_back(fmt::format("env_kwargs: the file has '{}', requested '{}'",
                               stored.env_kwargs_json, requested.env_kwargs_json));
   }
@@ -264,59 +273,74 @@ std::vector<std::string> LayoutNotes(const StoreLayout& stored, const StoreLayou
 
 namespace {
 
-std::string ColumnsToJson(const std::vector<ColumnSpec>& columns) {
-  std::vector<std::string> items;
+using Json = nlohmann::json;
+// Written with members in declaration order, so the attribute reads like the struct.
+using OrderedJson = nlohmann::ordered_json;
+
+OrderedJson ColumnsToJson(const std::vector<ColumnSpec>& columns) {
+  OrderedJson list = OrderedJson::array();
   for (const ColumnSpec& c : columns) {
-    items.push_back(fmt::format(
-        "{{\"name\": {}, \"dtype\": \"{}\", \"row_shape\": [{}], \"gzip\": {}, \"shuffle\": {}, "
-        "\"chunk_rows\": {}}}",
-        json::Quote(c.name), DTypeName(c.dtype), fmt::join(c.row_shape, ", "), c.gzip_level,
-        c.shuffle ? "true" : "false", c.effective_chunk_rows()));
+    list.push_back({{"name", c.name},
+                    {"dtype", DTypeName(c.dtype)},
+                    {"row_shape", c.row_shape},
+                    {"gzip", c.gzip_level},
+                    {"shuffle", c.shuffle},
+                    {"chunk_rows", c.effective_chunk_rows()}});
   }
-  return fmt::format("[{}]", fmt::join(items, ", "));
+  return list;
 }
 
 [[noreturn]] void BadLayout(std::string_view what) {
   throw InvalidArgumentError(fmt::format("stored layout (episodes@layout): {}", what));
 }
 
-uint64_t NonNegativeInteger(const json::Value& value, std::string_view what) {
-  if (value.kind != json::Value::Kind::kNumber || value.number < 0 ||
-      value.number != std::floor(value.number) || value.number > 9.0e15) {
-    BadLayout(fmt::format("{}: expected a non-negative integer", what));
-  }
-  return static_cast<uint64_t>(value.number);
+// The member `key` of `object`, or nullptr (also when `object` is not an object).
+const Json* Member(const Json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
 }
 
-std::vector<ColumnSpec> ColumnsFromJson(const json::Value* list, std::string_view key) {
-  if (list == nullptr || list->kind != json::Value::Kind::kArray) {
+// Integral floats (3.0) are accepted too, as by any JSON reader that keeps one number type.
+uint64_t NonNegativeInteger(const Json& value, std::string_view what) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_float()) {
+    const double number = value.get<double>();
+    if (number >= 0 && number == std::floor(number) && number <= 9.0e15) {
+      return static_cast<uint64_t>(number);
+    }
+  }
+  BadLayout(fmt::format("{}: expected a non-negative integer", what));
+}
+
+std::vector<ColumnSpec> ColumnsFromJson(const Json* list, std::string_view key) {
+  if (list == nullptr || !list->is_array()) {
     BadLayout(fmt::format("'{}' must be an array", key));
   }
   std::vector<ColumnSpec> columns;
-  for (const json::Value& item : list->array) {
-    const json::Value* name = item.Find("name");
-    const json::Value* dtype = item.Find("dtype");
-    const json::Value* shape = item.Find("row_shape");
-    const json::Value* gzip = item.Find("gzip");
-    const json::Value* shuffle = item.Find("shuffle");
-    const json::Value* chunk = item.Find("chunk_rows");
-    if (name == nullptr || name->kind != json::Value::Kind::kString || dtype == nullptr ||
-        dtype->kind != json::Value::Kind::kString || shape == nullptr ||
-        shape->kind != json::Value::Kind::kArray || gzip == nullptr || shuffle == nullptr ||
-        shuffle->kind != json::Value::Kind::kBool || chunk == nullptr) {
+  for (const Json& item : *list) {
+    const Json* name = Member(item, "name");
+    const Json* dtype = Member(item, "dtype");
+    const Json* shape = Member(item, "row_shape");
+    const Json* gzip = Member(item, "gzip");
+    const Json* shuffle = Member(item, "shuffle");
+    const Json* chunk = Member(item, "chunk_rows");
+    if (name == nullptr || !name->is_string() || dtype == nullptr || !dtype->is_string() ||
+        shape == nullptr || !shape->is_array() || gzip == nullptr || shuffle == nullptr ||
+        !shuffle->is_boolean() || chunk == nullptr) {
       BadLayout(
           fmt::format("an entry of '{}' lacks name, dtype, row_shape, gzip, shuffle or "
                       "chunk_rows",
                       key));
     }
     ColumnSpec column;
-    column.name = name->string;
-    column.dtype = ParseDType(dtype->string);
-    for (const json::Value& d : shape->array) {
+    column.name = name->get<std::string>();
+    column.dtype = ParseDType(dtype->get<std::string>());
+    for (const Json& d : *shape) {
       column.row_shape.push_back(NonNegativeInteger(d, column.name + " row_shape"));
     }
     column.gzip_level = static_cast<int>(NonNegativeInteger(*gzip, column.name + " gzip"));
-    column.shuffle = shuffle->boolean;
+    column.shuffle = shuffle->get<bool>();
     column.chunk_rows = NonNegativeInteger(*chunk, column.name + " chunk_rows");
     columns.push_back(std::move(column));
   }
@@ -326,30 +350,29 @@ std::vector<ColumnSpec> ColumnsFromJson(const json::Value* list, std::string_vie
 }  // namespace
 
 std::string LayoutColumnsToJson(const StoreLayout& layout) {
-  return fmt::format("{{\"step_columns\": {}, \"obs_columns\": {}, \"dr_value_names\": {}}}",
-                     ColumnsToJson(layout.step_columns), ColumnsToJson(layout.obs_columns),
-                     json::StringArray(layout.dr_value_names));
+  const OrderedJson root = {{"step_columns", ColumnsToJson(layout.step_columns)},
+                            {"obs_columns", ColumnsToJson(layout.obs_columns)},
+                            {"dr_value_names", layout.dr_value_names}};
+  return root.dump();
 }
 
 void LayoutColumnsFromJson(std::string_view json_text, StoreLayout* layout) {
-  json::Value root;
+  Json root;
   try {
-    root = json::Parse(json_text);
-  } catch (const InvalidArgumentError& error) {
-    BadLayout(error.what());
+    root = Json::parse(json_text);
+  } catch (const Json::exception& error) {
+    BadLayout(fmt::format("expected a JSON object, got invalid JSON: {}", error.what()));
   }
-  layout->step_columns = ColumnsFromJson(root.Find("step_columns"), "step_columns");
-  layout->obs_columns = ColumnsFromJson(root.Find("obs_columns"), "obs_columns");
-  const json::Value* dr = root.Find("dr_value_names");
-  if (dr == nullptr || dr->kind != json::Value::Kind::kArray) {
+  layout->step_columns = ColumnsFromJson(Member(root, "step_columns"), "step_columns");
+  layout->obs_columns = ColumnsFromJson(Member(root, "obs_columns"), "obs_columns");
+  const Json* dr = Member(root, "dr_value_names");
+  if (dr == nullptr || !dr->is_array()) {
     BadLayout("'dr_value_names' must be an array of strings");
   }
   layout->dr_value_names.clear();
-  for (const json::Value& name : dr->array) {
-    if (name.kind != json::Value::Kind::kString) {
-      BadLayout("'dr_value_names' must be an array of strings");
-    }
-    layout->dr_value_names.push_back(name.string);
+  for (const Json& name : *dr) {
+    if (!name.is_string()) BadLayout("'dr_value_names' must be an array of strings");
+    layout->dr_value_names.push_back(name.get<std::string>());
   }
 }
 

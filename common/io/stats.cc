@@ -5,10 +5,9 @@
 #include <limits>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "common/io/episode_store.h"
-#include "common/io/json.h"
 
 namespace simscale::io {
 namespace {
@@ -36,17 +35,6 @@ struct Accumulator {
 
 // Actions are read this many rows at a time, so memory stays bounded for any store.
 constexpr int64_t kBlockRows = 65536;
-
-std::string Number(double value) {
-  if (!std::isfinite(value)) return "null";
-  return fmt::format("{}", value);
-}
-
-std::string NumberArray(const std::vector<double>& values) {
-  std::vector<std::string> items;
-  for (double v : values) items.push_back(Number(v));
-  return fmt::format("[{}]", fmt::join(items, ", "));
-}
 
 }  // namespace
 
@@ -124,16 +112,30 @@ std::string FormatStatsTable(const DatasetStats& s) {
 }
 
 std::string StatsToJson(const DatasetStats& s) {
-  return fmt::format(
-      "{{\"path\": {}, \"complete\": {}, \"episodes\": {}, \"steps\": {}, \"successes\": {}, "
-      "\"success_rate\": {}, \"diverged\": {}, \"length\": {{\"mean\": {}, \"std\": {}, \"min\": "
-      "{}, \"max\": {}}}, \"return\": {{\"mean\": {}, \"std\": {}, \"min\": {}, \"max\": {}}}, "
-      "\"action\": {{\"mean\": {}, \"std\": {}, \"min\": {}, \"max\": {}}}}}",
-      json::Quote(s.path), s.complete ? "true" : "false", s.episodes, s.steps, s.successes,
-      Number(s.success_rate), s.diverged, Number(s.length_mean), Number(s.length_std), s.length_min,
-      s.length_max, Number(s.return_mean), Number(s.return_std), Number(s.return_min),
-      Number(s.return_max), NumberArray(s.action_mean), NumberArray(s.action_std),
-      NumberArray(s.action_min), NumberArray(s.action_max));
+  // Members in the order of the table; non-finite numbers (no episodes) are written as null.
+  const nlohmann::ordered_json stats = {{"path", s.path},
+                                        {"complete", s.complete},
+                                        {"episodes", s.episodes},
+                                        {"steps", s.steps},
+                                        {"successes", s.successes},
+                                        {"success_rate", s.success_rate},
+                                        {"diverged", s.diverged},
+                                        {"length",
+                                         {{"mean", s.length_mean},
+                                          {"std", s.length_std},
+                                          {"min", s.length_min},
+                                          {"max", s.length_max}}},
+                                        {"return",
+                                         {{"mean", s.return_mean},
+                                          {"std", s.return_std},
+                                          {"min", s.return_min},
+                                          {"max", s.return_max}}},
+                                        {"action",
+                                         {{"mean", s.action_mean},
+                                          {"std", s.action_std},
+                                          {"min", s.action_min},
+                                          {"max", s.action_max}}}};
+  return stats.dump();
 }
 
 }  // namespace simscale::io

@@ -7,10 +7,10 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/error.h"
 #include "common/io/hdf5.h"
-#include "common/io/json.h"
 #include "common/io/schema.h"
 #include "common/io/store_format.h"
 
@@ -70,6 +70,16 @@ class Validator {
   }
 
  private:
+  // The JSON document in `text`, or nullopt after reporting at `path` why it is not JSON.
+  std::optional<nlohmann::json> ParseJson(const std::string& path, const std::string& text) {
+    try {
+      return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& error) {
+      report_.Add(path, fmt::format("is not JSON: {}", error.what()));
+      return std::nullopt;
+    }
+  }
+
   // Runs `check`; an exception (an unreadable object) becomes a problem at `path`.
   template <typename Fn>
   bool Guard(const std::string& path, Fn&& check) {
@@ -157,12 +167,10 @@ class Validator {
       return false;
     }
     Guard(at(schema::kAttrLayout), [&] { CheckLayout(layout_); });
-    Guard(at(schema::kAttrEnvKwargs), [&] {
-      const json::Value kwargs = json::Parse(layout_.env_kwargs_json);
-      if (kwargs.kind != json::Value::Kind::kObject) {
-        report_.Add(at(schema::kAttrEnvKwargs), "is not a JSON object");
-      }
-    });
+    if (const auto kwargs = ParseJson(at(schema::kAttrEnvKwargs), layout_.env_kwargs_json);
+        kwargs && !kwargs->is_object()) {
+      report_.Add(at(schema::kAttrEnvKwargs), "is not a JSON object");
+    }
     if (ReadFlag(store, schema::kAttrComplete) == std::optional<int64_t>(0)) {
       report_.Add(at(schema::kAttrComplete),
                   "is 0: the run writing this store did not finish (resume it)");
@@ -377,30 +385,27 @@ class Validator {
       report_.Add(env_args_at, "missing (robomimic reads it)");
     } else {
       Guard(env_args_at, [&] {
-        const std::string text = data.ReadStringAttribute(schema::kAttrEnvArgs);
-        json::Value args;
-        try {
-          args = json::Parse(text);
-        } catch (const InvalidArgumentError& error) {
-          report_.Add(env_args_at, fmt::format("is not JSON: {}", error.what()));
-          return;
-        }
-        const json::Value* name = args.Find("env_name");
-        const json::Value* type = args.Find("type");
-        const json::Value* kwargs = args.Find("env_kwargs");
-        if (name == nullptr || name->kind != json::Value::Kind::kString) {
+        const auto args = ParseJson(env_args_at, data.ReadStringAttribute(schema::kAttrEnvArgs));
+        if (!args) return;
+        const auto member = [&](const char* key) {
+          return args->is_object() ? args->value(key, nlohmann::json()) : nlohmann::json();
+        };
+        const nlohmann::json name = member("env_name");
+        const nlohmann::json type = member("type");
+        const nlohmann::json kwargs = member("env_kwargs");
+        if (!name.is_string()) {
           report_.Add(env_args_at, "has no string 'env_name'");
-        } else if (name->string != layout_.env_name) {
+        } else if (name.get<std::string>() != layout_.env_name) {
           report_.Add(env_args_at, fmt::format("env_name is '{}', the store's is '{}'",
-                                               name->string, layout_.env_name));
+                                               name.get<std::string>(), layout_.env_name));
         }
-        if (type == nullptr || type->kind != json::Value::Kind::kNumber ||
-            type->number != static_cast<double>(static_cast<int64_t>(type->number))) {
-          report_.Add(env_args_at, "has no integer 'type' (robomimic's EnvType)");
-        }
-        if (kwargs == nullptr || kwargs->kind != json::Value::Kind::kObject) {
-          report_.Add(env_args_at, "has no object 'env_kwargs'");
-        }
+        // robomimic compares it with its EnvType integers, and 2.0 == 2 in Python: accept both.
+        const bool integral =
+            type.is_number_integer() ||
+            (type.is_number_float() &&
+             type.get<double>() == static_cast<double>(static_cast<int64_t>(type.get<double>())));
+        if (!integral) report_.Add(env_args_at, "has no integer 'type' (robomimic's EnvType)");
+        if (!kwargs.is_object()) report_.Add(env_args_at, "has no object 'env_kwargs'");
       });
     }
     const std::string total_at = fmt::format("{}@{}", data_path, schema::kAttrTotal);

@@ -4,11 +4,11 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/error.h"
 #include "common/core/random.h"
 #include "common/io/episode_store.h"
-#include "common/io/json.h"
 #include "common/io/store_format.h"
 
 namespace simscale::io {
@@ -51,6 +51,22 @@ void WriteNames(const h5::Group& group, std::string_view name,
   if (!names.empty()) dataset.WriteAll(type, packed.data());
 }
 
+// robomimic's env_args: {"env_name", "type", "env_kwargs"}, members in robomimic's order.
+std::string EnvArgsJson(const StoreLayout& layout) {
+  nlohmann::ordered_json env_kwargs;
+  try {
+    env_kwargs = nlohmann::ordered_json::parse(layout.env_kwargs_json);
+  } catch (const nlohmann::json::exception& error) {
+    throw InvalidArgumentError(fmt::format("/{}@{}: expected a JSON object, got '{}': {}",
+                                           schema::kStoreGroup, schema::kAttrEnvKwargs,
+                                           layout.env_kwargs_json, error.what()));
+  }
+  const nlohmann::ordered_json env_args = {{"env_name", layout.env_name},
+                                           {"type", schema::kEnvTypeGym},
+                                           {"env_kwargs", std::move(env_kwargs)}};
+  return env_args.dump();
+}
+
 }  // namespace
 
 void BuildViews(const h5::File& file, const ViewOptions& options) {
@@ -62,10 +78,7 @@ void BuildViews(const h5::File& file, const ViewOptions& options) {
   }
 
   const h5::Group data = file.CreateGroup(schema::kViewsGroup);
-  data.WriteStringAttribute(
-      schema::kAttrEnvArgs,
-      fmt::format("{{\"env_name\": {}, \"type\": {}, \"env_kwargs\": {}}}",
-                  json::Quote(layout.env_name), schema::kEnvTypeGym, layout.env_kwargs_json));
+  data.WriteStringAttribute(schema::kAttrEnvArgs, EnvArgsJson(layout));
   data.WriteIntAttribute(schema::kAttrTotal, counts.steps);
   data.WriteIntAttribute(schema::kAttrViewSchemaVersion, schema::kVersion);
   data.WriteStringAttribute(schema::kAttrViewConfigYaml, layout.resolved_config_yaml);

@@ -232,6 +232,14 @@ std::string MetadataText(const Policy& model, const torch::optim::Optimizer* opt
   return std::string(out.c_str()) + "\n";
 }
 
+// The completion marker, written last; it also records the format version (YAML, like meta.yaml).
+std::string MarkerText() {
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "format_version" << YAML::Value << kCheckpointFormatVersion
+      << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
 YAML::Node LoadMetadataNode(const fs::path& dir) {
   if (!IsCompleteCheckpoint(dir)) {
     Fail(dir, fs::exists(dir) ? fmt::format("incomplete (no '{}' marker)", kCheckpointMarker)
@@ -269,8 +277,7 @@ void SaveCheckpoint(const fs::path& dir, const Policy& model,
     WriteFileAtomic(tmp / kOptimizerFile, stream.str());
   }
   WriteFileAtomic(tmp / kMetadataFile, MetadataText(model, optimizer, metadata));
-  WriteFileAtomic(tmp / kCheckpointMarker,
-                  fmt::format("format_version: {}\n", kCheckpointFormatVersion));
+  WriteFileAtomic(tmp / kCheckpointMarker, MarkerText());
   FsyncPath(tmp);
 
   if (fs::exists(dir)) {

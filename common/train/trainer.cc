@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "common/core/atomic_file.h"
 #include "common/core/error.h"
@@ -276,8 +277,10 @@ TrainSummary Trainer::Train() {
           if (line.rfind("step,", 0) == 0) continue;
           step = std::atoll(line.c_str());
         } else {
-          const auto at = line.find("\"step\": ");
-          if (at != std::string::npos) step = std::atoll(line.c_str() + at + 8);
+          const auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+          if (entry.is_object() && entry.contains("step") && entry["step"].is_number_integer()) {
+            step = entry["step"].get<int64_t>();
+          }
         }
         if (step >= 0 && step <= state_.step) kept.push_back(line);
       }
@@ -442,12 +445,21 @@ TrainSummary Trainer::Train() {
                                  window_loss / window_steps, lr, window_norm / window_steps, rate,
                                  wait_share, reduce_share, state_.nonfinite_skipped);
         } else {
-          metrics << fmt::format(
-              "{{\"step\": {}, \"loss\": {:.6g}, \"lr\": {:.6g}, \"grad_norm\": {:.6g}, "
-              "\"samples_per_s\": {:.1f}, \"data_wait_share\": {:.4f}, \"allreduce_share\": "
-              "{:.4f}, \"skipped\": {}}}\n",
-              state_.step, window_loss / window_steps, lr, window_norm / window_steps, rate,
-              wait_share, reduce_share, state_.nonfinite_skipped);
+          // The CSV's precision (more digits are noise), written as the shortest JSON number.
+          const auto significant = [](double v) { return std::stod(fmt::format("{:.6g}", v)); };
+          const auto fixed = [](double v, int decimals) {
+            return std::stod(fmt::format("{:.{}f}", v, decimals));
+          };
+          const nlohmann::ordered_json line = {
+              {"step", state_.step},
+              {"loss", significant(window_loss / window_steps)},
+              {"lr", significant(lr)},
+              {"grad_norm", significant(window_norm / window_steps)},
+              {"samples_per_s", fixed(rate, 1)},
+              {"data_wait_share", fixed(wait_share, 4)},
+              {"allreduce_share", fixed(reduce_share, 4)},
+              {"skipped", state_.nonfinite_skipped}};
+          metrics << line.dump() << "\n";
         }
         metrics.flush();
       }

@@ -1,4 +1,4 @@
-// The HDF5 wrapper, the JSON helper and the schema rules, on serial files (no MPI needed).
+// The HDF5 wrapper and the schema rules, on serial files (no MPI needed).
 #include "common/io/hdf5.h"
 
 #include <gtest/gtest.h>
@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 
 #include "common/io/episode_store.h"
-#include "common/io/json.h"
 #include "common/io/schema.h"
 
 namespace simscale::io {
@@ -180,32 +179,6 @@ TEST_F(Hdf5Test, FixedStringsAndUnlink) {
   EXPECT_EQ(file.ChildNames(), (std::vector<std::string>{"names"}));
 }
 
-TEST(Json, ParsesDocumentsAndRejectsInvalidTextWithOffset) {
-  const json::Value value = json::Parse(R"( {"a": [1, -2.5e1, true, null], "b": "x\"\u00e9"} )");
-  ASSERT_EQ(value.kind, json::Value::Kind::kObject);
-  const json::Value* a = value.Find("a");
-  ASSERT_NE(a, nullptr);
-  ASSERT_EQ(a->array.size(), 4u);
-  EXPECT_EQ(a->array[1].number, -25.0);
-  EXPECT_TRUE(a->array[2].boolean);
-  EXPECT_EQ(a->array[3].kind, json::Value::Kind::kNull);
-  EXPECT_EQ(value.Find("b")->string, "x\"\xc3\xa9");
-  EXPECT_EQ(value.Find("c"), nullptr);
-  try {
-    json::Parse(R"({"a": 1,})");
-    FAIL() << "accepted a trailing comma";
-  } catch (const InvalidArgumentError& error) {
-    EXPECT_STREQ(error.what(), "invalid JSON at offset 8: expected a string key");
-  }
-  EXPECT_THROW(json::Parse("{} extra"), InvalidArgumentError);
-  EXPECT_THROW(json::Parse("'single'"), InvalidArgumentError);
-  // Quote and Parse are inverses.
-  const std::string text = "tab\tnew\nline \"q\" back\\slash \x01";
-  EXPECT_EQ(json::Parse(json::Quote(text)).string, text);
-  EXPECT_EQ(json::ParseStringArray(json::StringArray({"a", "b c"}), "names"),
-            (std::vector<std::string>{"a", "b c"}));
-}
-
 StoreLayout MinimalLayout() {
   StoreLayout layout;
   layout.step_columns = {ColumnSpec::LowDim("actions", DType::kFloat32, {7}),
@@ -276,6 +249,57 @@ TEST(Schema, LayoutJsonRoundTripsAndDifferencesAreListed) {
   const std::vector<std::string> notes = LayoutNotes(layout, other);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_NE(notes[0].find("keeping the file's storage (gzip 0"), std::string::npos) << notes[0];
+}
+
+TEST(Schema, MalformedLayoutJsonNamesTheAttributeAndWhatWasExpected) {
+  StoreLayout layout;
+  const auto message = [&](const std::string& text) -> std::string {
+    try {
+      LayoutColumnsFromJson(text, &layout);
+    } catch (const InvalidArgumentError& error) {
+      return error.what();
+    }
+    return "accepted";
+  };
+  const std::string truncated = message(R"({"step_columns": [)");
+  EXPECT_NE(truncated.find("stored layout (episodes@layout): expected a JSON object, got invalid "
+                           "JSON: "),
+            std::string::npos)
+      << truncated;
+  EXPECT_NE(message("[1]").find("'step_columns' must be an array"), std::string::npos);
+  EXPECT_NE(message(R"({"step_columns": [], "obs_columns": [], "dr_value_names": [1]})")
+                .find("'dr_value_names' must be an array of strings"),
+            std::string::npos);
+  const std::string negative =
+      message(R"({"step_columns": [{"name": "a", "dtype": "float32", "row_shape": [-1], "gzip": 0,)"
+              R"( "shuffle": true, "chunk_rows": 0}], "obs_columns": [], "dr_value_names": []})");
+  EXPECT_NE(negative.find("a row_shape: expected a non-negative integer"), std::string::npos)
+      << negative;
+}
+
+TEST(Schema, EnvKwargsThatAreNotJsonAreALayoutProblem) {
+  StoreLayout layout = MinimalLayout();
+  layout.env_kwargs_json = "{\"control_freq\": }";
+  try {
+    CheckLayout(layout);
+    FAIL() << "accepted env_kwargs that are not JSON";
+  } catch (const InvalidArgumentError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("env_kwargs '{\"control_freq\": }': expected a JSON "
+                        "object, got invalid JSON"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(Schema, EnvKwargsCompareAsJsonNotAsText) {
+  StoreLayout stored = MinimalLayout();
+  StoreLayout requested = stored;
+  stored.env_kwargs_json = R"({"a": 1, "b": [2, "x"]})";
+  requested.env_kwargs_json = R"({"b":[2,"x"],"a":1})";
+  EXPECT_TRUE(LayoutDifferences(stored, requested).empty());
+  requested.env_kwargs_json = R"({"b":[2,"y"],"a":1})";
+  EXPECT_EQ(LayoutDifferences(stored, requested).size(), 1u);
 }
 
 TEST(Schema, ValidEpisodesAreADeterministicFractionOfTheDemos) {

@@ -3,8 +3,13 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/core/atomic_file.h"
+#include "common/models/policy.h"
 #include "tests/support/process.h"
 
 namespace simscale {
@@ -71,6 +76,29 @@ TEST(DatagenCli, OutOfRangeValueNamesKeyAndExpectation) {
                 "integer >= 1, got '0'"),
             std::string::npos)
       << result.output;
+}
+
+TEST(TrainDdpCli, HelpListsEveryRegisteredModelAndEachIsAccepted) {
+  const std::vector<std::string> models = models::ListModels();
+  ASSERT_GE(models.size(), 2u);
+  const auto help = RunProcess(ToolPath("train_ddp") + " --help");
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_NE(help.output.find(fmt::format("--train.model, --model STRING\n      model to train (a "
+                                         "registered model name) (one of {{{}}}",
+                                         fmt::join(models, ", "))),
+            std::string::npos)
+      << help.output;
+  for (const std::string& model : models) {
+    const auto result = RunProcess(ToolPath("train_ddp") + " --dataset unused.h5 --model " + model +
+                                   " --print-config");
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_NE(result.output.find("model: " + model + "\n"), std::string::npos) << result.output;
+  }
+  const auto unknown = RunProcess(ToolPath("train_ddp") + " --dataset unused.h5 --model nope");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find(fmt::format("one of {{{}}}", fmt::join(models, ", "))),
+            std::string::npos)
+      << unknown.output;
 }
 
 }  // namespace

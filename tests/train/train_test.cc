@@ -28,7 +28,7 @@ std::vector<double> Losses(const fs::path& metrics) {
   std::vector<double> losses;
   std::ifstream in(metrics);
   std::string line;
-  const std::regex loss(R"("loss": ([-0-9.eE+naif]+))");
+  const std::regex loss(R"("loss":\s*([-0-9.eE+naif]+))");
   while (std::getline(in, line)) {
     std::smatch match;
     if (std::regex_search(line, match, loss)) losses.push_back(std::stod(match[1]));
