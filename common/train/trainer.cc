@@ -134,22 +134,20 @@ Trainer::Trainer(std::shared_ptr<models::Policy> model,
                 "train.grad_accumulation", o.grad_accumulation,
                 fmt::format("a divisor of train.batch_size ({})", o.batch_size));
   m.micro_batch = o.batch_size / o.grad_accumulation;
-  CheckArgument(o.precision == "fp32" || o.precision == "bf16" || o.precision == "fp16",
-                "train.precision", o.precision, "one of fp32, bf16, fp16");
 
   // Device: one GPU per rank of a node when CUDA is there and wanted.
   const bool cuda_available = torch::cuda::is_available();
-  if (o.device == "cuda" && !cuda_available) {
+  if (o.device == DeviceChoice::kCuda && !cuda_available) {
     throw InvalidArgumentError(
         "train.device: 'cuda' requested but LibTorch sees no CUDA device "
         "(this LibTorch build may be CPU-only)");
   }
-  if ((o.device == "auto" && cuda_available) || o.device == "cuda") {
+  if ((o.device == DeviceChoice::kAuto && cuda_available) || o.device == DeviceChoice::kCuda) {
     const int local = mpi::LocalRank(comm);
     m.device =
         torch::Device(torch::kCUDA, static_cast<int8_t>(local % torch::cuda::device_count()));
   }
-  if (o.precision == "fp16" && !m.device.is_cuda()) {
+  if (o.precision == Precision::kFp16 && !m.device.is_cuda()) {
     throw InvalidArgumentError("train.precision: 'fp16' is for CUDA; use bf16 on the CPU");
   }
   model_->to(m.device);
@@ -157,7 +155,8 @@ Trainer::Trainer(std::shared_ptr<models::Policy> model,
   m.valid = std::move(valid);
 
   const bool nccl =
-      o.allreduce == "nccl" || (o.allreduce == "auto" && m.device.is_cuda() && NcclAvailable());
+      o.allreduce == AllReduceBackend::kNccl ||
+      (o.allreduce == AllReduceBackend::kAuto && m.device.is_cuda() && NcclAvailable());
   m.sync = nccl ? MakeNcclSync(comm) : MakeMpiSync(comm);
   if (!nccl && m.device.is_cuda() && comm.size() > 1) {
     throw InvalidArgumentError(
@@ -181,7 +180,7 @@ Trainer::Trainer(std::shared_ptr<models::Policy> model,
   if (o.ema_decay > 0) {
     for (const auto& p : m.parameters) m.ema.push_back(p.detach().clone());
   }
-  m.loss_scale = o.precision == "fp16" ? 65536.0 : 1.0;
+  m.loss_scale = o.precision == Precision::kFp16 ? 65536.0 : 1.0;
 }
 
 Trainer::~Trainer() = default;
@@ -236,8 +235,9 @@ double Trainer::ValidationLoss() {
       const auto samples = sampler.Local(position);
       m.valid->Gather(samples.data(), static_cast<int64_t>(samples.size()), &host);
       const models::Batch batch = converter.Convert(host).To(m.device);
-      models::AutocastGuard autocast(m.device.type(), m.options.precision != "fp32",
-                                     m.options.precision == "fp16" ? at::kHalf : at::kBFloat16);
+      models::AutocastGuard autocast(
+          m.device.type(), m.options.precision != Precision::kFp32,
+          m.options.precision == Precision::kFp16 ? at::kHalf : at::kBFloat16);
       const auto out = model_->Forward(batch);
       sums[0] += out.loss.item<double>() * static_cast<double>(samples.size());
       sums[1] += static_cast<double>(samples.size());
@@ -263,7 +263,7 @@ TrainSummary Trainer::Train() {
   // Metrics: rank 0 appends; on resume, lines past the checkpoint's step are dropped so the file
   // reads as one uninterrupted run.
   const fs::path metrics_path =
-      m.run_dir / (o.metrics_format == "csv" ? "metrics.csv" : "metrics.jsonl");
+      m.run_dir / (o.metrics_format == MetricsFormat::kCsv ? "metrics.csv" : "metrics.jsonl");
   std::ofstream metrics;
   if (root) {
     std::vector<std::string> kept;
@@ -272,7 +272,7 @@ TrainSummary Trainer::Train() {
       std::string line;
       while (std::getline(in, line)) {
         int64_t step = -1;
-        if (o.metrics_format == "csv") {
+        if (o.metrics_format == MetricsFormat::kCsv) {
           if (line.rfind("step,", 0) == 0) continue;
           step = std::atoll(line.c_str());
         } else {
@@ -284,7 +284,7 @@ TrainSummary Trainer::Train() {
     }
     fs::create_directories(m.run_dir);
     metrics.open(metrics_path, std::ios::trunc);
-    if (o.metrics_format == "csv") {
+    if (o.metrics_format == MetricsFormat::kCsv) {
       metrics << "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped\n";
     }
     for (const auto& line : kept) metrics << line << "\n";
@@ -307,7 +307,7 @@ TrainSummary Trainer::Train() {
   int64_t window_steps = 0;
   auto window_start = Clock::now();
   double last_loss = 0.0;
-  const auto autocast_dtype = o.precision == "fp16" ? at::kHalf : at::kBFloat16;
+  const auto autocast_dtype = o.precision == Precision::kFp16 ? at::kHalf : at::kBFloat16;
 
   auto write_checkpoint = [&] {
     const fs::path dir = models::CheckpointDirectory(m.run_dir, state_.step);
@@ -365,7 +365,8 @@ TrainSummary Trainer::Train() {
     double local_loss = 0.0;
     for (int64_t micro = 0; micro < o.grad_accumulation; ++micro) {
       models::Batch batch = m.loader->Next(&window_wait).To(m.device);
-      models::AutocastGuard autocast(m.device.type(), o.precision != "fp32", autocast_dtype);
+      models::AutocastGuard autocast(m.device.type(), o.precision != Precision::kFp32,
+                                     autocast_dtype);
       const models::ForwardOutput out = model_->Forward(batch);
       // Each rank's mean loss weighted by its share of the global batch: the all-reduced sum of
       // gradients is the gradient of the global mean, at any rank count.
@@ -392,7 +393,7 @@ TrainSummary Trainer::Train() {
     if (!std::isfinite(norm) || !std::isfinite(loss)) {
       ++state_.nonfinite_skipped;
       ++state_.nonfinite_in_a_row;
-      if (o.precision == "fp16") {
+      if (o.precision == Precision::kFp16) {
         m.loss_scale = std::max(1.0, m.loss_scale / 2);  // dynamic loss scaling backs off
         m.good_fp16_steps = 0;
       }
@@ -412,7 +413,7 @@ TrainSummary Trainer::Train() {
       continue;
     }
     state_.nonfinite_in_a_row = 0;
-    if (o.precision == "fp16" && ++m.good_fp16_steps >= 2000) {
+    if (o.precision == Precision::kFp16 && ++m.good_fp16_steps >= 2000) {
       m.loss_scale *= 2;
       m.good_fp16_steps = 0;
     }
@@ -437,7 +438,7 @@ TrainSummary Trainer::Train() {
       const double wait_share = window_wait / elapsed, reduce_share = window_reduce / elapsed;
       if (root) {
         const double lr = LearningRate(o, state_.step - 1);
-        if (o.metrics_format == "csv") {
+        if (o.metrics_format == MetricsFormat::kCsv) {
           metrics << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4f},{:.4f},{}\n", state_.step,
                                  window_loss / window_steps, lr, window_norm / window_steps, rate,
                                  wait_share, reduce_share, state_.nonfinite_skipped);
