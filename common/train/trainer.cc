@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -26,24 +25,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// Test hooks (environment): SIMSCALE_TRAIN_STOP_AT=N acts like a preemption signal before step N;
-// SIMSCALE_TRAIN_NAN_STEPS=a,b,... makes the loss non-finite at those steps on the last rank.
-int64_t StopAtFromEnvironment() {
-  const char* v = std::getenv("SIMSCALE_TRAIN_STOP_AT");
-  return v != nullptr && *v != '\0' ? std::atoll(v) : -1;
-}
-std::vector<int64_t> NanStepsFromEnvironment() {
-  std::vector<int64_t> steps;
-  const char* v = std::getenv("SIMSCALE_TRAIN_NAN_STEPS");
-  if (v == nullptr) return steps;
-  std::stringstream stream(v);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (!item.empty()) steps.push_back(std::atoll(item.c_str()));
-  }
-  return steps;
-}
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -341,15 +322,15 @@ TrainSummary Trainer::Train() {
     summary.last_checkpoint = dir;
   };
 
-  const int64_t stop_at = StopAtFromEnvironment();
-  const std::vector<int64_t> nan_steps = NanStepsFromEnvironment();
   model_->train();
   while (state_.step < o.steps) {
     // Preemption: any rank's signal stops every rank at the same step, after a checkpoint.
-    const bool stop = preemption::Requested() || state_.step == stop_at;
+    // The hook is asked before every step, signal or not: it may count the steps it sees.
+    const bool hook = o.hooks.stop_before_step && o.hooks.stop_before_step(state_.step);
+    const bool stop = preemption::Requested() || hook;
     if (m.comm.AllReduce<int>(stop ? 1 : 0, mpi::ReduceOp::kMax) != 0) {
       log::Warn("preemption ({}): writing a checkpoint at step {} and stopping",
-                preemption::Requested() ? preemption::SignalName() : "test stop", state_.step);
+                preemption::Requested() ? preemption::SignalName() : "stop hook", state_.step);
       write_checkpoint();
       summary.preempted = true;
       break;
@@ -373,8 +354,7 @@ TrainSummary Trainer::Train() {
       const double weight = static_cast<double>(local_batch) /
                             static_cast<double>(m.micro_batch * o.grad_accumulation);
       torch::Tensor loss_value = out.loss;
-      if (m.comm.rank() == m.comm.size() - 1 &&
-          std::find(nan_steps.begin(), nan_steps.end(), state_.step) != nan_steps.end()) {
+      if (o.hooks.corrupt_loss && o.hooks.corrupt_loss(state_.step, m.comm.rank())) {
         loss_value = loss_value * std::numeric_limits<double>::quiet_NaN();
       }
       (loss_value * (weight * m.loss_scale)).backward();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 // The trainer's options, torch-free so that tool configs can declare them without LibTorch.
@@ -21,6 +22,16 @@ const char* ToString(Precision precision);
 const char* ToString(DeviceChoice device);
 const char* ToString(AllReduceBackend backend);
 const char* ToString(MetricsFormat format);
+
+// Code the trainer calls at fixed points of its loop, so that tests can inject faults through code
+// they pass in (tests/tools/train_ddp_faults.cc); production runs leave both empty.
+struct TrainerHooks {
+  // Called on every rank before each step this process trains, in order, with the number of steps
+  // done; true on any rank stops the run as a preemption signal would (checkpoint, then stop).
+  std::function<bool(int64_t step)> stop_before_step;
+  // Called for each micro-batch of step `step`; true makes the loss of `rank` non-finite there.
+  std::function<bool(int64_t step, int rank)> corrupt_loss;
+};
 
 struct TrainerOptions {
   int64_t steps = 1000;           // optimizer steps
@@ -51,6 +62,7 @@ struct TrainerOptions {
   // YAML describing how observations map to the model's inputs (state keys, history, cameras,
   // image size, env): stored in every checkpoint so a loaded policy can be driven in an env.
   std::string interface_yaml;
+  TrainerHooks hooks;
 };
 
 }  // namespace simscale::train
