@@ -4,24 +4,14 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "common/models/policy.h"
 #include "common/mpi/mpi.h"
 #include "common/train/dataset.h"
-#include "common/train/loader.h"
 #include "common/train/trainer_options.h"
+#include "common/train/trainer_state.h"
 
 namespace simscale::train {
-
-// The state a checkpoint must restore for an exact resume (stored as the checkpoint's `extra`).
-struct TrainerState {
-  int64_t step = 0;     // optimizer steps done
-  LoaderPosition data;  // next training batch
-  int64_t nonfinite_skipped = 0;
-  int64_t nonfinite_in_a_row = 0;
-  double samples_seen = 0;
-};
 
 struct TrainSummary {
   int64_t steps = 0;
@@ -39,7 +29,9 @@ struct TrainSummary {
 // gradients written into contiguous buckets and summed over ranks (MPI or NCCL); AdamW with
 // warmup + cosine; clipping; accumulation; autocast; EMA; validation; metrics; checkpoints every K
 // steps (rank 0 writes, keeps the last K); exact resume; SIGTERM/SIGUSR1 -> checkpoint and stop;
-// a non-finite loss or gradient on any rank skips the step everywhere.
+// a non-finite loss or gradient on any rank skips the step everywhere. The loop composes the parts
+// declared beside it: MetricsWriter and MetricsWindow, Checkpointer, WeightAverage, LossScaler,
+// NonFiniteGuard and LearningRate.
 class Trainer {
  public:
   Trainer(std::shared_ptr<models::Policy> model, std::shared_ptr<const TrajectoryDataset> train,
@@ -55,14 +47,13 @@ class Trainer {
 
   // Mean validation loss over (up to) eval_batches batches; collective.
   double ValidationLoss();
-  const TrainerState& state() const { return state_; }
-  models::Policy& model() { return *model_; }
+  // What the next checkpoint would store.
+  TrainerState state() const;
+  models::Policy& model();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::shared_ptr<models::Policy> model_;
-  TrainerState state_;
 };
 
 // LR at `step` (0-based): linear warmup from 1% to lr over warmup_steps, then cosine to

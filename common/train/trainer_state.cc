@@ -1,0 +1,41 @@
+#include "common/train/trainer_state.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/core/error.h"
+
+namespace simscale::train {
+
+std::string TrainerStateToYaml(const TrainerState& s, const std::string& interface_yaml) {
+  YAML::Node node;
+  node["step"] = s.step;
+  node["epoch"] = s.data.epoch;
+  node["batch"] = s.data.batch;
+  node["nonfinite_skipped"] = s.nonfinite.skipped;
+  node["nonfinite_in_a_row"] = s.nonfinite.in_a_row;
+  node["samples_seen"] = s.samples_seen;
+  if (!interface_yaml.empty()) node["interface"] = YAML::Load(interface_yaml);
+  YAML::Emitter out;
+  out << node;
+  return out.c_str();
+}
+
+TrainerState TrainerStateFromYaml(const std::string& text, const std::string& source) {
+  TrainerState s;
+  try {
+    const YAML::Node n = YAML::Load(text);
+    s.step = n["step"].as<int64_t>();
+    s.data.epoch = n["epoch"].as<int64_t>();
+    s.data.batch = n["batch"].as<int64_t>();
+    s.nonfinite.skipped = n["nonfinite_skipped"].as<int64_t>();
+    s.nonfinite.in_a_row = n["nonfinite_in_a_row"].as<int64_t>();
+    s.samples_seen = n["samples_seen"].as<double>();
+  } catch (const YAML::Exception& e) {
+    throw InvalidArgumentError(
+        fmt::format("{}: trainer state is not what this trainer wrote: {}", source, e.what()));
+  }
+  return s;
+}
+
+}  // namespace simscale::train

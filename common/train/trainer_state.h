@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/train/loader.h"
+#include "common/train/nonfinite_guard.h"
+
+namespace simscale::train {
+
+// What a checkpoint must restore for an exact resume (stored as the checkpoint's `extra`).
+struct TrainerState {
+  int64_t step = 0;     // optimizer steps done
+  LoaderPosition data;  // next training batch
+  NonFiniteCounts nonfinite;
+  double samples_seen = 0;
+};
+
+// The checkpoint's `extra`: the state, and `interface_yaml` (the policy interface, see
+// TrainerOptions) under "interface".
+std::string TrainerStateToYaml(const TrainerState& state, const std::string& interface_yaml);
+// Throws InvalidArgumentError naming `source` when the text is not what TrainerStateToYaml wrote.
+TrainerState TrainerStateFromYaml(const std::string& text, const std::string& source);
+
+}  // namespace simscale::train
