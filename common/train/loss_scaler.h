@@ -13,7 +13,8 @@ struct LossScalerState {
 // Dynamic loss scaling for fp16: the loss is multiplied by scale() before backward so that small
 // gradients survive half precision, and the gradients are divided by it again before use. A
 // non-finite step halves the scale (not below 1); kGrowthInterval finite steps in a row double it.
-// Disabled (fp32, bf16), the scale stays 1.
+// Disabled (fp32, bf16), the scale stays 1. The state goes into every checkpoint so that a resumed
+// run goes on with the scale it had instead of probing down from kInitialScale again.
 class LossScaler {
  public:
   static constexpr double kInitialScale = 65536.0;

@@ -337,6 +337,7 @@ TrainerState Trainer::Impl::State() const {
   state.step = step;
   state.data = data;
   state.nonfinite = guard.counts();
+  if (scaler.enabled()) state.loss_scaler = scaler.state();
   state.samples_seen = samples_seen;
   return state;
 }
@@ -345,6 +346,7 @@ void Trainer::Impl::Restore(const TrainerState& state) {
   step = state.step;
   data = state.data;
   guard.Restore(state.nonfinite);
+  if (state.loss_scaler) scaler.Restore(*state.loss_scaler);
   samples_seen = state.samples_seen;
 }
 

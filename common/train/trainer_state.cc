@@ -15,6 +15,10 @@ std::string TrainerStateToYaml(const TrainerState& s, const std::string& interfa
   node["nonfinite_skipped"] = s.nonfinite.skipped;
   node["nonfinite_in_a_row"] = s.nonfinite.in_a_row;
   node["samples_seen"] = s.samples_seen;
+  if (s.loss_scaler) {
+    node["loss_scale"] = s.loss_scaler->scale;
+    node["loss_scale_good_steps"] = s.loss_scaler->good_steps;
+  }
   if (!interface_yaml.empty()) node["interface"] = YAML::Load(interface_yaml);
   YAML::Emitter out;
   out << node;
@@ -31,6 +35,10 @@ TrainerState TrainerStateFromYaml(const std::string& text, const std::string& so
     s.nonfinite.skipped = n["nonfinite_skipped"].as<int64_t>();
     s.nonfinite.in_a_row = n["nonfinite_in_a_row"].as<int64_t>();
     s.samples_seen = n["samples_seen"].as<double>();
+    if (n["loss_scale"]) {
+      s.loss_scaler =
+          LossScalerState{n["loss_scale"].as<double>(), n["loss_scale_good_steps"].as<int64_t>()};
+    }
   } catch (const YAML::Exception& e) {
     throw InvalidArgumentError(
         fmt::format("{}: trainer state is not what this trainer wrote: {}", source, e.what()));

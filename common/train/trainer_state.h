@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/train/loader.h"
+#include "common/train/loss_scaler.h"
 #include "common/train/nonfinite_guard.h"
 
 namespace simscale::train {
@@ -13,6 +15,9 @@ struct TrainerState {
   int64_t step = 0;     // optimizer steps done
   LoaderPosition data;  // next training batch
   NonFiniteCounts nonfinite;
+  // Saved when the scaler is on (fp16); absent in checkpoints of other runs and in those written
+  // before it was saved, which resume from the initial scale.
+  std::optional<LossScalerState> loss_scaler;
   double samples_seen = 0;
 };
 
