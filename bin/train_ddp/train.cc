@@ -14,6 +14,115 @@
 namespace simscale::train {
 namespace fs = std::filesystem;
 
+namespace {
+
+// What a run trains on and what it trains.
+struct TrainingInputs {
+  std::shared_ptr<TrajectoryDataset> train_set, valid_set;
+  std::shared_ptr<models::Policy> model;
+};
+
+// A run directory that has checkpoints is continued only with --resume or replaced with
+// --overwrite, never trained over by accident.
+void CheckRunDirectory(const fs::path& run_dir, const app::RunOptions& run) {
+  const auto existing = models::FindLatestCompleteCheckpoint(run_dir);
+  if (existing && !run.resume && !run.overwrite) {
+    throw InvalidArgumentError(fmt::format(
+        "run directory '{}' already has checkpoints ({}); pass --resume to continue it or "
+        "--overwrite to start again",
+        run_dir.string(), existing->filename().string()));
+  }
+}
+
+// The train split and, if the file has one, the validation split.
+void OpenDatasets(const TrainConfig& config, TrainingInputs* inputs) {
+  const models::ModelSpec& spec = config.model_options.spec;
+  DatasetOptions data;
+  data.state_keys = config.state_keys;
+  data.cameras = spec.policy.cameras;
+  data.history = config.history;
+  data.action_horizon = spec.policy.action_horizon;
+  data.language = spec.policy.uses_language;
+  data.split = "train";
+  inputs->train_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
+  data.split = "valid";
+  try {
+    inputs->valid_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
+  } catch (const InvalidArgumentError& e) {
+    log::Warn("no validation set: {}", e.what());
+  }
+}
+
+// The model, with the state and action sizes of the dataset where the config leaves them at 0.
+std::shared_ptr<models::Policy> BuildModel(const TrainConfig& config,
+                                           const TrajectoryDataset& train_set) {
+  models::ModelOptions options = config.model_options;
+  auto from_dataset = [](int64_t* value, int64_t dataset_value, const char* key) {
+    if (*value == 0) *value = dataset_value;
+    CheckArgument(*value == dataset_value, key, *value,
+                  fmt::format("0 (from the dataset) or the dataset's {}", dataset_value));
+  };
+  from_dataset(&options.spec.state_dim, train_set.state_dim(), "model.state_dim");
+  from_dataset(&options.spec.action_dim, train_set.action_dim(), "model.action_dim");
+  // The policy contract, saved with every checkpoint: how an env observation becomes this
+  // model's input (read back when the checkpoint is run as a policy).
+  policies::PolicySpec& policy = options.spec.policy;
+  policy.env = train_set.env_name();
+  policy.state_keys = train_set.state_keys();
+  policy.history = config.history;
+  const int64_t recorded = train_set.image_height();
+  policy.render_size = recorded > 0 && recorded != policy.image_size ? recorded : 0;
+  // Initial weights from the run's seed (rank 0's are broadcast anyway): the same seed gives
+  // the same run.
+  torch::manual_seed(Mix64(static_cast<uint64_t>(config.run.seed) ^
+                           static_cast<uint64_t>(StreamPurpose::kModelInit)));
+  return models::MakeModel(config.model, options);
+}
+
+// Opens the datasets and builds the model on every rank; any rank's error fails all of them.
+TrainingInputs LoadInputs(const TrainConfig& config, const mpi::Communicator& comm) {
+  TrainingInputs inputs;
+  mpi::RunAgreed(comm, [&] {
+    CheckRunDirectory(config.run.output, config.run);
+    OpenDatasets(config, &inputs);
+    inputs.model = BuildModel(config, *inputs.train_set);
+  });
+  return inputs;
+}
+
+// --overwrite starts again: rank 0 removes the old checkpoints and metrics while the others wait.
+void ClearRunDirectory(const fs::path& run_dir, bool overwrite, const mpi::Communicator& comm) {
+  if (overwrite && comm.is_root()) {
+    fs::remove_all(run_dir / "checkpoints");
+    fs::remove(run_dir / "metrics.jsonl");
+    fs::remove(run_dir / "metrics.csv");
+  }
+  comm.Barrier();
+}
+
+// summary.json and the closing log line (rank 0).
+void ReportSummary(const TrainSummary& summary, const fs::path& run_dir, int world_size) {
+  const nlohmann::ordered_json summary_json = {{"steps", summary.steps},
+                                               {"final_loss", summary.final_loss},
+                                               {"final_valid_loss", summary.final_valid_loss},
+                                               {"nonfinite_skipped", summary.nonfinite_skipped},
+                                               {"samples_per_second", summary.samples_per_second},
+                                               {"data_wait_share", summary.data_wait_share},
+                                               {"allreduce_share", summary.allreduce_share},
+                                               {"preempted", summary.preempted},
+                                               {"world_size", world_size},
+                                               {"checkpoint", summary.last_checkpoint.string()}};
+  WriteFileAtomic(run_dir / "summary.json", summary_json.dump(2) + "\n");
+  log::Info(
+      "train_ddp: {} steps, loss {:.5g}, validation loss {:.5g}, {:.0f} samples/s, data "
+      "wait {:.1f}%, all-reduce {:.1f}% of wall; checkpoint {}",
+      summary.steps, summary.final_loss, summary.final_valid_loss, summary.samples_per_second,
+      100 * summary.data_wait_share, 100 * summary.allreduce_share,
+      summary.last_checkpoint.string());
+}
+
+}  // namespace
+
 models::NormalizationStats ComputeNormalization(const TrajectoryDataset& dataset,
                                                 const mpi::Communicator& comm,
                                                 const std::string& action_normalization) {
@@ -48,61 +157,11 @@ models::NormalizationStats ComputeNormalization(const TrajectoryDataset& dataset
 int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
   at::set_num_threads(static_cast<int>(config.threads));
   const fs::path run_dir = config.run.output;
-  std::shared_ptr<TrajectoryDataset> train_set, valid_set;
-  std::shared_ptr<models::Policy> model;
-  bool start_clean = false;
-  mpi::RunAgreed(comm, [&] {
-    const auto existing = models::FindLatestCompleteCheckpoint(run_dir);
-    if (existing && !config.run.resume && !config.run.overwrite) {
-      throw InvalidArgumentError(fmt::format(
-          "run directory '{}' already has checkpoints ({}); pass --resume to continue it or "
-          "--overwrite to start again",
-          run_dir.string(), existing->filename().string()));
-    }
-    start_clean = config.run.overwrite;
-    const models::ModelSpec& spec = config.model_options.spec;
-    DatasetOptions data;
-    data.state_keys = config.state_keys;
-    data.cameras = spec.policy.cameras;
-    data.history = config.history;
-    data.action_horizon = spec.policy.action_horizon;
-    data.language = spec.policy.uses_language;
-    data.split = "train";
-    train_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
-    data.split = "valid";
-    try {
-      valid_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
-    } catch (const InvalidArgumentError& e) {
-      log::Warn("no validation set: {}", e.what());
-    }
-    models::ModelOptions options = config.model_options;
-    auto from_dataset = [](int64_t* value, int64_t dataset_value, const char* key) {
-      if (*value == 0) *value = dataset_value;
-      CheckArgument(*value == dataset_value, key, *value,
-                    fmt::format("0 (from the dataset) or the dataset's {}", dataset_value));
-    };
-    from_dataset(&options.spec.state_dim, train_set->state_dim(), "model.state_dim");
-    from_dataset(&options.spec.action_dim, train_set->action_dim(), "model.action_dim");
-    // The policy contract, saved with every checkpoint: how an env observation becomes this
-    // model's input (read back when the checkpoint is run as a policy).
-    policies::PolicySpec& policy = options.spec.policy;
-    policy.env = train_set->env_name();
-    policy.state_keys = train_set->state_keys();
-    policy.history = config.history;
-    const int64_t recorded = train_set->image_height();
-    policy.render_size = recorded > 0 && recorded != policy.image_size ? recorded : 0;
-    // Initial weights from the run's seed (rank 0's are broadcast anyway): the same seed gives
-    // the same run.
-    torch::manual_seed(Mix64(static_cast<uint64_t>(config.run.seed) ^
-                             static_cast<uint64_t>(StreamPurpose::kModelInit)));
-    model = models::MakeModel(config.model, options);
-  });
-  if (start_clean && comm.is_root()) {
-    fs::remove_all(run_dir / "checkpoints");
-    fs::remove(run_dir / "metrics.jsonl");
-    fs::remove(run_dir / "metrics.csv");
-  }
-  comm.Barrier();
+  const TrainingInputs inputs = LoadInputs(config, comm);
+  const std::shared_ptr<TrajectoryDataset>& train_set = inputs.train_set;
+  const std::shared_ptr<TrajectoryDataset>& valid_set = inputs.valid_set;
+  const std::shared_ptr<models::Policy>& model = inputs.model;
+  ClearRunDirectory(run_dir, config.run.overwrite, comm);
   model->SetNormalization(ComputeNormalization(*train_set, comm, config.action_normalization));
   app::WriteResolvedConfig(schema, comm, run_dir / "config.yaml");
   log::Info(
@@ -120,25 +179,7 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
               (run_dir / "checkpoints").string());
   }
   const TrainSummary summary = trainer.Train();
-  if (comm.is_root()) {
-    const nlohmann::ordered_json summary_json = {{"steps", summary.steps},
-                                                 {"final_loss", summary.final_loss},
-                                                 {"final_valid_loss", summary.final_valid_loss},
-                                                 {"nonfinite_skipped", summary.nonfinite_skipped},
-                                                 {"samples_per_second", summary.samples_per_second},
-                                                 {"data_wait_share", summary.data_wait_share},
-                                                 {"allreduce_share", summary.allreduce_share},
-                                                 {"preempted", summary.preempted},
-                                                 {"world_size", comm.size()},
-                                                 {"checkpoint", summary.last_checkpoint.string()}};
-    WriteFileAtomic(run_dir / "summary.json", summary_json.dump(2) + "\n");
-    log::Info(
-        "train_ddp: {} steps, loss {:.5g}, validation loss {:.5g}, {:.0f} samples/s, data "
-        "wait {:.1f}%, all-reduce {:.1f}% of wall; checkpoint {}",
-        summary.steps, summary.final_loss, summary.final_valid_loss, summary.samples_per_second,
-        100 * summary.data_wait_share, 100 * summary.allreduce_share,
-        summary.last_checkpoint.string());
-  }
+  if (comm.is_root()) ReportSummary(summary, run_dir, comm.size());
   if (summary.preempted) {
     log::Warn("train_ddp: stopped by a preemption signal after checkpointing; rerun with --resume");
     return kPreemptedExitCode;

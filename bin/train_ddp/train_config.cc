@@ -1,10 +1,26 @@
 #include "bin/train_ddp/train_config.h"
 
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "common/models/policy.h"
 
 namespace simscale::train {
+namespace {
+
+// Each value with its config word: the words are parsed into enums here, once.
+template <typename E>
+std::vector<std::pair<std::string, E>> Words(std::initializer_list<E> values) {
+  std::vector<std::pair<std::string, E>> words;
+  for (const E value : values) words.emplace_back(ToString(value), value);
+  return words;
+}
+
+}  // namespace
 
 void DeclareOptions(config::Schema* schema, TrainConfig* c) {
   c->run.output = "runs/train";
@@ -30,14 +46,17 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
       .Min(0)
       .Max(1);
   schema->Add("train.grad_clip", &t.grad_clip, "global gradient-norm clip (0: off)").Min(0);
-  schema
-      ->Add("train.precision", &t.precision,
-            "fp32, bf16 (autocast on CPU and CUDA) or fp16 (CUDA, dynamic loss scaling)")
-      .OneOf({"fp32", "bf16", "fp16"});
+  schema->AddChoice("train.precision", &t.precision,
+                    Words({Precision::kFp32, Precision::kBf16, Precision::kFp16}),
+                    "fp32, bf16 (autocast on CPU and CUDA) or fp16 (CUDA, dynamic loss scaling)");
   schema->Add("train.ema_decay", &t.ema_decay, "weight EMA decay (0: off)").Min(0).Max(0.99999);
-  schema->Add("train.device", &t.device, "compute device").OneOf({"auto", "cpu", "cuda"});
-  schema->Add("train.allreduce", &t.allreduce, "gradient all-reduce backend")
-      .OneOf({"auto", "mpi", "nccl"});
+  schema->AddChoice("train.device", &t.device,
+                    Words({DeviceChoice::kAuto, DeviceChoice::kCpu, DeviceChoice::kCuda}),
+                    "compute device");
+  schema->AddChoice(
+      "train.allreduce", &t.allreduce,
+      Words({AllReduceBackend::kAuto, AllReduceBackend::kMpi, AllReduceBackend::kNccl}),
+      "gradient all-reduce backend");
   schema->Add("train.bucket_mb", &t.bucket_mb, "gradient bucket size in MiB").Min(1);
   schema->Add("train.prefetch", &t.prefetch, "batches the loader prepares ahead").Min(1).Max(64);
   schema->Add("train.threads", &c->threads, "LibTorch intra-op threads per rank").Min(1).Max(256);
@@ -53,8 +72,8 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
   schema
       ->Add("train.max_nonfinite", &t.max_nonfinite, "non-finite steps in a row that stop the run")
       .Min(1);
-  schema->Add("train.metrics_format", &t.metrics_format, "metrics file format")
-      .OneOf({"jsonl", "csv"});
+  schema->AddChoice("train.metrics_format", &t.metrics_format,
+                    Words({MetricsFormat::kJsonl, MetricsFormat::kCsv}), "metrics file format");
   schema
       ->Add("log.progress_interval", &t.progress_interval,
             "seconds between progress lines in batch logs")

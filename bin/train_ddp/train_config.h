@@ -7,7 +7,7 @@
 #include "common/app/tool.h"
 #include "common/config/config.h"
 #include "common/models/model_options.h"
-#include "common/train/trainer.h"
+#include "common/train/trainer_options.h"
 
 namespace simscale::train {
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/core/error.h"
@@ -107,6 +108,63 @@ class TypedOption final : public Option {
   std::vector<std::pair<std::function<bool(const T&)>, std::string>> predicates_;
 };
 
+// An option spelled as one of a few words in the config and stored as the enum value each word
+// names, so code compares enums and the words are parsed once, here. In YAML, --help and error
+// messages it reads exactly like a string option with OneOf(words).
+template <typename E>
+class ChoiceOption final : public Option {
+ public:
+  ChoiceOption(std::string key, E* target, std::vector<std::pair<std::string, E>> words,
+               std::string help)
+      : Option(std::move(key), std::move(help)), target_(target), words_(std::move(words)) {
+    SIMSCALE_CHECK(target_ != nullptr && !words_.empty(), "option '{}' has no destination or words",
+                   this->key());
+  }
+
+  // A short command-line alias, as TypedOption::Flag.
+  ChoiceOption& Flag(std::string alias) {
+    add_alias(std::move(alias));
+    return *this;
+  }
+
+  bool is_list() const override { return false; }
+  bool is_bool() const override { return false; }
+  std::string value_name() const override { return "STRING"; }
+  std::string Expectation() const override {
+    std::string words;
+    for (const auto& [word, value] : words_) words += (words.empty() ? "" : ", ") + word;
+    return "one of {" + words + "}";
+  }
+  void Assign(const RawValue& raw) override {
+    if (raw.is_list && raw.items.empty()) Fail(raw, "''");  // "key:" with no value in YAML
+    if (raw.is_list || raw.items.size() != 1) {
+      std::string items;
+      for (const auto& item : raw.items) items += (items.empty() ? "" : ", ") + item;
+      Fail(raw, "a list [" + items + "]");
+    }
+    for (const auto& [word, value] : words_) {
+      if (word == raw.items.front()) {
+        *target_ = value;
+        set_source(raw.source);
+        return;
+      }
+    }
+    Fail(raw, "'" + raw.items.front() + "'");
+  }
+  std::vector<std::string> CurrentItems() const override {
+    for (const auto& [word, value] : words_) {
+      if (value == *target_) return {word};
+    }
+    // A default outside the words: reported like any invalid default when the schema is parsed.
+    return {"?"};
+  }
+  bool is_string_like() const override { return true; }
+
+ private:
+  E* target_;
+  std::vector<std::pair<std::string, E>> words_;
+};
+
 struct ParseResult {
   bool help = false;          // --help was given: print HelpText() and exit 0
   bool print_config = false;  // --print-config: print ToYaml() and exit 0
@@ -124,6 +182,17 @@ class Schema {
   TypedOption<T>& Add(std::string key, T* target, std::string help) {
     auto option = std::make_unique<TypedOption<T>>(std::move(key), target, std::move(help));
     TypedOption<T>& ref = *option;
+    AddOption(std::move(option));
+    return ref;
+  }
+
+  // An option whose words map onto the values of an enum (see ChoiceOption).
+  template <typename E>
+  ChoiceOption<E>& AddChoice(std::string key, E* target,
+                             std::vector<std::pair<std::string, E>> words, std::string help) {
+    auto option = std::make_unique<ChoiceOption<E>>(std::move(key), target, std::move(words),
+                                                    std::move(help));
+    ChoiceOption<E>& ref = *option;
     AddOption(std::move(option));
     return ref;
   }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -49,9 +48,9 @@ Backend& GetBackend() {
         if (b->sgemm) break;
       }
     }
-    const char* env = std::getenv("SIMSCALE_CPU_KERNELS");
-    const bool forced_torch = env != nullptr && std::strcmp(env, "torch") == 0;
-    b->enabled = b->sgemm != nullptr && !forced_torch;
+    // On wherever oneDNN is found; SetCpuKernels(kTorch) is the only way to turn it off, so a
+    // run's numerics depend on its code, not on its environment.
+    b->enabled = b->sgemm != nullptr;
     return b;
   }();
   return *backend;

@@ -23,7 +23,7 @@ std::string ShapeString(const torch::Tensor& tensor);
 // compute the same function; results agree to float rounding (GELU and exp in the fused kernels are
 // accurate to a few 1e-7).
 enum class CpuKernels { kAuto, kTorch };
-// Process-wide choice; the environment variable SIMSCALE_CPU_KERNELS=torch sets kTorch at start-up.
+// Process-wide choice (kAuto at start-up), for tests and benchmarks that compare the two paths.
 void SetCpuKernels(CpuKernels choice);
 // "onednn+fused" if the fused CPU path is in use now, else "torch".
 std::string CpuKernelsName();

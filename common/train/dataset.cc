@@ -132,6 +132,41 @@ std::vector<int64_t> SelectEpisodes(const fs::path& path, const std::string& spl
   return split == "valid" ? std::vector<int64_t>{} : available;
 }
 
+// The store's image column of `camera`, checked to be uint8 (H, W, 3).
+const io::ColumnSpec& StoreImageColumn(const fs::path& path, const io::StoreLayout& layout,
+                                       const std::string& camera) {
+  const io::ColumnSpec* column = layout.FindColumn("obs/" + ImageKey(camera));
+  if (column == nullptr) {
+    throw InvalidArgumentError(
+        fmt::format("train.cameras: '{}' has no obs/{}_image (record it with datagen --cameras {})",
+                    path.string(), camera, camera));
+  }
+  if (column->row_shape.size() != 3 || column->row_shape[2] != 3 ||
+      column->dtype != io::DType::kUInt8) {
+    throw InvalidArgumentError(fmt::format("{}: obs/{} is {}, expected uint8 (H, W, 3)",
+                                           path.string(), ImageKey(camera), column->Describe()));
+  }
+  return *column;
+}
+
+// Whole observation columns of the store as float, each (steps + episodes) x width.
+std::vector<std::vector<float>> ReadObservationColumns(
+    const io::EpisodeStoreReader& reader,
+    const std::vector<std::pair<std::string, int64_t>>& keys) {
+  const int64_t obs_rows = reader.num_steps() + reader.num_episodes();
+  std::vector<std::vector<float>> columns;
+  for (const auto& [key, width] : keys) {
+    std::vector<float> values(static_cast<size_t>(obs_rows * width));
+    const io::ColumnSpec& spec = reader.column("obs/" + key);
+    const std::vector<uint8_t> raw = reader.ReadRows("obs/" + key, 0, obs_rows);
+    for (size_t i = 0; i < values.size(); ++i) {
+      values[i] = static_cast<float>(io::ElementAsDouble(spec.dtype, raw.data(), i));
+    }
+    columns.push_back(std::move(values));
+  }
+  return columns;
+}
+
 }  // namespace
 
 TrajectoryDataset::TrajectoryDataset(const fs::path& path, DatasetOptions options)
@@ -200,33 +235,13 @@ void TrajectoryDataset::LoadStore(const fs::path& path) {
   }
   action_dim_ = static_cast<int64_t>(reader.column("actions").row_elements());
   for (const auto& camera : options_.cameras) {
-    const io::ColumnSpec* column = layout.FindColumn("obs/" + ImageKey(camera));
-    if (column == nullptr) {
-      throw InvalidArgumentError(fmt::format(
-          "train.cameras: '{}' has no obs/{}_image (record it with datagen --cameras {})",
-          path.string(), camera, camera));
-    }
-    if (column->row_shape.size() != 3 || column->row_shape[2] != 3 ||
-        column->dtype != io::DType::kUInt8) {
-      throw InvalidArgumentError(fmt::format("{}: obs/{} is {}, expected uint8 (H, W, 3)",
-                                             path.string(), ImageKey(camera), column->Describe()));
-    }
-    image_height_ = static_cast<int64_t>(column->row_shape[0]);
-    image_width_ = static_cast<int64_t>(column->row_shape[1]);
+    const io::ColumnSpec& column = StoreImageColumn(path, layout, camera);
+    image_height_ = static_cast<int64_t>(column.row_shape[0]);
+    image_width_ = static_cast<int64_t>(column.row_shape[1]);
   }
 
   // Low-dimensional data in memory: whole columns, then split per episode.
-  const int64_t obs_rows = reader.num_steps() + reader.num_episodes();
-  std::vector<std::vector<float>> columns;
-  for (const auto& [key, width] : keys) {
-    std::vector<float> values(static_cast<size_t>(obs_rows * width));
-    const io::ColumnSpec& spec = reader.column("obs/" + key);
-    const std::vector<uint8_t> raw = reader.ReadRows("obs/" + key, 0, obs_rows);
-    for (size_t i = 0; i < values.size(); ++i) {
-      values[i] = static_cast<float>(io::ElementAsDouble(spec.dtype, raw.data(), i));
-    }
-    columns.push_back(std::move(values));
-  }
+  const std::vector<std::vector<float>> columns = ReadObservationColumns(reader, keys);
   const io::ColumnSpec& action_spec = reader.column("actions");
   const std::vector<uint8_t> raw_actions = reader.ReadRows("actions", 0, reader.num_steps());
 

@@ -1,26 +1,26 @@
 #include "common/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <limits>
-#include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
-#include <nlohmann/json.hpp>
 
-#include "common/core/atomic_file.h"
 #include "common/core/error.h"
 #include "common/core/log.h"
 #include "common/core/preemption.h"
 #include "common/core/progress.h"
 #include "common/core/random.h"
-#include "common/models/checkpoint.h"
 #include "common/models/compat.h"
 #include "common/models/optimizer.h"
+#include "common/train/checkpointer.h"
 #include "common/train/grad_sync.h"
+#include "common/train/loss_scaler.h"
+#include "common/train/metrics.h"
+#include "common/train/nonfinite_guard.h"
+#include "common/train/weight_average.h"
 
 namespace simscale::train {
 namespace fs = std::filesystem;
@@ -28,63 +28,89 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Test hooks (environment): SIMSCALE_TRAIN_STOP_AT=N acts like a preemption signal before step N;
-// SIMSCALE_TRAIN_NAN_STEPS=a,b,... makes the loss non-finite at those steps on the last rank.
-int64_t StopAtFromEnvironment() {
-  const char* v = std::getenv("SIMSCALE_TRAIN_STOP_AT");
-  return v != nullptr && *v != '\0' ? std::atoll(v) : -1;
-}
-std::vector<int64_t> NanStepsFromEnvironment() {
-  std::vector<int64_t> steps;
-  const char* v = std::getenv("SIMSCALE_TRAIN_NAN_STEPS");
-  if (v == nullptr) return steps;
-  std::stringstream stream(v);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (!item.empty()) steps.push_back(std::atoll(item.c_str()));
-  }
-  return steps;
-}
-
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// The checkpoint's `extra`: the trainer state for an exact resume, and the policy interface.
-std::string StateToYaml(const TrainerState& s, const std::string& interface_yaml) {
-  YAML::Node node;
-  node["step"] = s.step;
-  node["epoch"] = s.data.epoch;
-  node["batch"] = s.data.batch;
-  node["nonfinite_skipped"] = s.nonfinite_skipped;
-  node["nonfinite_in_a_row"] = s.nonfinite_in_a_row;
-  node["samples_seen"] = s.samples_seen;
-  if (!interface_yaml.empty()) node["interface"] = YAML::Load(interface_yaml);
-  YAML::Emitter out;
-  out << node;
-  return out.c_str();
+// Global samples per micro-step.
+int64_t MicroBatch(const TrainerOptions& o) {
+  CheckArgument(o.grad_accumulation >= 1 && o.batch_size % o.grad_accumulation == 0,
+                "train.grad_accumulation", o.grad_accumulation,
+                fmt::format("a divisor of train.batch_size ({})", o.batch_size));
+  return o.batch_size / o.grad_accumulation;
 }
 
-TrainerState StateFromYaml(const std::string& text, const std::string& source) {
-  TrainerState s;
-  try {
-    const YAML::Node n = YAML::Load(text);
-    s.step = n["step"].as<int64_t>();
-    s.data.epoch = n["epoch"].as<int64_t>();
-    s.data.batch = n["batch"].as<int64_t>();
-    s.nonfinite_skipped = n["nonfinite_skipped"].as<int64_t>();
-    s.nonfinite_in_a_row = n["nonfinite_in_a_row"].as<int64_t>();
-    s.samples_seen = n["samples_seen"].as<double>();
-  } catch (const YAML::Exception& e) {
+// One GPU per rank of a node when CUDA is there and wanted.
+torch::Device ChooseDevice(const TrainerOptions& o, const mpi::Communicator& comm) {
+  const bool cuda_available = torch::cuda::is_available();
+  if (o.device == DeviceChoice::kCuda && !cuda_available) {
     throw InvalidArgumentError(
-        fmt::format("{}: trainer state is not what this trainer wrote: {}", source, e.what()));
+        "train.device: 'cuda' requested but LibTorch sees no CUDA device "
+        "(this LibTorch build may be CPU-only)");
   }
-  return s;
+  torch::Device device = torch::kCPU;
+  if ((o.device == DeviceChoice::kAuto && cuda_available) || o.device == DeviceChoice::kCuda) {
+    const int local = mpi::LocalRank(comm);
+    device = torch::Device(torch::kCUDA, static_cast<int8_t>(local % torch::cuda::device_count()));
+  }
+  if (o.precision == Precision::kFp16 && !device.is_cuda()) {
+    throw InvalidArgumentError("train.precision: 'fp16' is for CUDA; use bf16 on the CPU");
+  }
+  return device;
 }
 
-fs::path EmaDirectory(const fs::path& checkpoint) {
-  return checkpoint.parent_path() / ("ema_" + checkpoint.filename().string());
+std::unique_ptr<GradientSync> ChooseGradientSync(AllReduceBackend backend,
+                                                 const torch::Device& device,
+                                                 const mpi::Communicator& comm) {
+  const bool nccl = backend == AllReduceBackend::kNccl ||
+                    (backend == AllReduceBackend::kAuto && device.is_cuda() && NcclAvailable());
+  std::unique_ptr<GradientSync> sync = nccl ? MakeNcclSync(comm) : MakeMpiSync(comm);
+  if (!nccl && device.is_cuda() && comm.size() > 1) {
+    throw InvalidArgumentError(
+        "train.allreduce: MPI all-reduce needs CPU tensors; use nccl on CUDA");
+  }
+  return sync;
 }
+
+// Every rank starts from rank 0's weights and buffers.
+void BroadcastFromRoot(models::Policy& model, GradientSync& sync) {
+  std::vector<torch::Tensor> state;
+  for (const auto& p : model.parameters()) state.push_back(p);
+  for (const auto& b : model.buffers()) state.push_back(b);
+  torch::NoGradGuard no_grad;
+  sync.Broadcast(state, 0);
+}
+
+std::vector<torch::Tensor> TrainableParameters(models::Policy& model) {
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model.parameters()) {
+    if (p.requires_grad()) trainable.push_back(p);
+  }
+  return trainable;
+}
+
+torch::optim::AdamWOptions AdamOptions(const TrainerOptions& o) {
+  torch::optim::AdamWOptions adam(o.lr);
+  adam.betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay);
+  return adam;
+}
+
+models::AutocastGuard Autocast(const torch::Device& device, Precision precision) {
+  return models::AutocastGuard(device.type(), precision != Precision::kFp32,
+                               precision == Precision::kFp16 ? at::kHalf : at::kBFloat16);
+}
+
+Progress::Options ProgressOptions(const TrainerOptions& o, bool root) {
+  Progress::Options options;
+  options.label = "train";
+  options.unit = "steps";
+  options.enabled = root;
+  options.line_interval = std::chrono::duration<double>(o.progress_interval);
+  return options;
+}
+
+// Whether a periodic action (every `every` steps; 0: never) is due after `step` steps.
+bool Due(int64_t every, int64_t step) { return every > 0 && step % every == 0; }
 
 }  // namespace
 
@@ -101,402 +127,300 @@ double LearningRate(const TrainerOptions& o, int64_t step) {
 }
 
 struct Trainer::Impl {
-  Impl(TrainerOptions o, const mpi::Communicator& c, fs::path dir, std::string yaml)
-      : options(std::move(o)), comm(c), run_dir(std::move(dir)), config_yaml(std::move(yaml)) {}
+  // The global batch's loss and gradient norm, identical on every rank.
+  struct Gradients {
+    double loss = 0.0;
+    double grad_norm = 0.0;
+  };
+
+  Impl(std::shared_ptr<models::Policy> policy, std::shared_ptr<const TrajectoryDataset> train_set,
+       std::shared_ptr<const TrajectoryDataset> valid_set, TrainerOptions o,
+       const mpi::Communicator& c, fs::path dir, std::string config_yaml);
+
+  void StartLoader();
+  bool StopRequested();
+  bool TrainStep(MetricsWindow* window);
+  Gradients ComputeGradients(MetricsWindow* window);
+  double MicroBatchBackward(MetricsWindow* window);
+  void ApplyUpdate(double grad_norm);
+  void Report(MetricsWindow* window, int64_t first_step, MetricsWriter* metrics,
+              Progress* progress);
+  void LogValidationLoss();
+  double ValidationLoss();
+  void WriteCheckpoint();
+  TrainerState State() const;
+  void Restore(const TrainerState& state);
 
   TrainerOptions options;
   mpi::Communicator comm;
   fs::path run_dir;
-  std::string config_yaml;
-  torch::Device device = torch::kCPU;
+  std::shared_ptr<models::Policy> model;
   std::shared_ptr<const TrajectoryDataset> train, valid;
-  std::unique_ptr<models::FusedAdamW> optimizer;
-  std::unique_ptr<GradientBuckets> grads;
+  int64_t micro_batch;  // global samples per micro-step
+  torch::Device device;
+  LossScaler scaler;
+  NonFiniteGuard guard;
+  Checkpointer checkpointer;
   std::unique_ptr<GradientSync> sync;
-  std::unique_ptr<BatchLoader> loader;
-  std::vector<torch::Tensor> parameters;
-  std::vector<torch::Tensor> ema;  // shadow copies of the parameters (when ema_decay > 0)
-  int64_t micro_batch = 0;         // global samples per micro-step
-  double loss_scale = 1.0;         // fp16 dynamic loss scaling
-  int64_t good_fp16_steps = 0;
-  fs::path last_checkpoint;
+  std::vector<torch::Tensor> parameters;  // the trainable ones
+  std::unique_ptr<GradientBuckets> grads;
+  std::unique_ptr<models::FusedAdamW> optimizer;
+  std::unique_ptr<WeightAverage> average;
+  std::unique_ptr<BatchLoader> loader;  // while training
+  int64_t local_batch = 0;              // this rank's samples per micro-step
+  // Where training is; with guard.counts() and scaler.state(), the TrainerState.
+  int64_t step = 0;
+  LoaderPosition data;
+  double samples_seen = 0;
 };
 
-Trainer::Trainer(std::shared_ptr<models::Policy> model,
-                 std::shared_ptr<const TrajectoryDataset> train,
-                 std::shared_ptr<const TrajectoryDataset> valid, TrainerOptions options,
-                 const mpi::Communicator& comm, fs::path run_dir, std::string config_yaml)
-    : impl_(std::make_unique<Impl>(std::move(options), comm, std::move(run_dir),
-                                   std::move(config_yaml))),
-      model_(std::move(model)) {
-  Impl& m = *impl_;
-  const TrainerOptions& o = m.options;
-  CheckArgument(o.grad_accumulation >= 1 && o.batch_size % o.grad_accumulation == 0,
-                "train.grad_accumulation", o.grad_accumulation,
-                fmt::format("a divisor of train.batch_size ({})", o.batch_size));
-  m.micro_batch = o.batch_size / o.grad_accumulation;
-  CheckArgument(o.precision == "fp32" || o.precision == "bf16" || o.precision == "fp16",
-                "train.precision", o.precision, "one of fp32, bf16, fp16");
-
-  // Device: one GPU per rank of a node when CUDA is there and wanted.
-  const bool cuda_available = torch::cuda::is_available();
-  if (o.device == "cuda" && !cuda_available) {
-    throw InvalidArgumentError(
-        "train.device: 'cuda' requested but LibTorch sees no CUDA device "
-        "(this LibTorch build may be CPU-only)");
-  }
-  if ((o.device == "auto" && cuda_available) || o.device == "cuda") {
-    const int local = mpi::LocalRank(comm);
-    m.device =
-        torch::Device(torch::kCUDA, static_cast<int8_t>(local % torch::cuda::device_count()));
-  }
-  if (o.precision == "fp16" && !m.device.is_cuda()) {
-    throw InvalidArgumentError("train.precision: 'fp16' is for CUDA; use bf16 on the CPU");
-  }
-  model_->to(m.device);
-  m.train = std::move(train);
-  m.valid = std::move(valid);
-
-  const bool nccl =
-      o.allreduce == "nccl" || (o.allreduce == "auto" && m.device.is_cuda() && NcclAvailable());
-  m.sync = nccl ? MakeNcclSync(comm) : MakeMpiSync(comm);
-  if (!nccl && m.device.is_cuda() && comm.size() > 1) {
-    throw InvalidArgumentError(
-        "train.allreduce: MPI all-reduce needs CPU tensors; use nccl on CUDA");
-  }
-  // Every rank starts from rank 0's weights and buffers.
-  std::vector<torch::Tensor> state;
-  for (const auto& p : model_->parameters()) state.push_back(p);
-  for (const auto& b : model_->buffers()) state.push_back(b);
-  {
-    torch::NoGradGuard no_grad;
-    m.sync->Broadcast(state, 0);
-  }
-  for (const auto& p : model_->parameters()) {
-    if (p.requires_grad()) m.parameters.push_back(p);
-  }
-  m.grads = std::make_unique<GradientBuckets>(m.parameters, o.bucket_mb * 1024 * 1024);
-  torch::optim::AdamWOptions adam(o.lr);
-  adam.betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay);
-  m.optimizer = std::make_unique<models::FusedAdamW>(m.parameters, adam);
-  if (o.ema_decay > 0) {
-    for (const auto& p : m.parameters) m.ema.push_back(p.detach().clone());
-  }
-  m.loss_scale = o.precision == "fp16" ? 65536.0 : 1.0;
+Trainer::Impl::Impl(std::shared_ptr<models::Policy> policy,
+                    std::shared_ptr<const TrajectoryDataset> train_set,
+                    std::shared_ptr<const TrajectoryDataset> valid_set, TrainerOptions o,
+                    const mpi::Communicator& c, fs::path dir, std::string config_yaml)
+    : options(std::move(o)),
+      comm(c),
+      run_dir(std::move(dir)),
+      model(std::move(policy)),
+      train(std::move(train_set)),
+      valid(std::move(valid_set)),
+      micro_batch(MicroBatch(options)),
+      device(ChooseDevice(options, comm)),
+      scaler(options.precision == Precision::kFp16),
+      guard(options.max_nonfinite),
+      checkpointer(run_dir, comm, std::move(config_yaml), options.keep_checkpoints) {
+  model->to(device);
+  sync = ChooseGradientSync(options.allreduce, device, comm);
+  BroadcastFromRoot(*model, *sync);
+  parameters = TrainableParameters(*model);
+  grads = std::make_unique<GradientBuckets>(parameters, options.bucket_mb * 1024 * 1024);
+  optimizer = std::make_unique<models::FusedAdamW>(parameters, AdamOptions(options));
+  average = std::make_unique<WeightAverage>(parameters, options.ema_decay);
+  log::Info("trainer: {} on {}, gradients summed with {}", ToString(options.precision),
+            device.str(), sync->name());
 }
 
-Trainer::~Trainer() = default;
+void Trainer::Impl::StartLoader() {
+  ShardedSampler sampler(train->num_samples(), micro_batch, options.seed, comm.rank(), comm.size());
+  local_batch = sampler.local_batch();
+  loader = std::make_unique<BatchLoader>(train, sampler, data, static_cast<int>(options.prefetch),
+                                         options.max_text_len, model->spec().policy.image_size);
+}
 
-bool Trainer::Resume() {
-  Impl& m = *impl_;
-  std::string path;
-  if (m.comm.is_root()) {
-    if (auto latest = models::FindLatestCompleteCheckpoint(m.run_dir)) path = latest->string();
-  }
-  m.comm.Broadcast(&path, 0);
-  if (path.empty()) return false;
-  // Every rank reads the checkpoint (shared file system assumed for the run directory; a rank
-  // that cannot read it fails the job with the path in the message).
-  mpi::RunAgreed(m.comm, [&] {
-    const models::CheckpointMetadata meta = models::ReadCheckpointMetadata(path);
-    models::LoadModelState(path, model_.get());
-    model_->to(m.device);
-    models::LoadOptimizerState(path, m.optimizer.get());
-    state_ = StateFromYaml(meta.extra, path);
-    if (!m.ema.empty() && fs::exists(EmaDirectory(path))) {
-      auto ema_model = models::LoadCheckpoint(EmaDirectory(path), nullptr, m.device);
-      auto ema_params = ema_model->parameters();
-      size_t k = 0;
-      torch::NoGradGuard no_grad;
-      for (const auto& p : ema_params) {
-        if (p.requires_grad() && k < m.ema.size()) m.ema[k++].copy_(p);
-      }
-    }
-  });
-  m.grads->Rebind();
-  m.last_checkpoint = path;
-  log::Info("resumed from {} at step {} (epoch {}, batch {})", path, state_.step, state_.data.epoch,
-            state_.data.batch);
+// Preemption: any rank's signal (or stop hook) stops every rank at the same step.
+bool Trainer::Impl::StopRequested() {
+  const bool hook = options.hooks.stop_before_step && options.hooks.stop_before_step(step);
+  const bool stop = preemption::Requested() || hook;
+  if (comm.AllReduce<int>(stop ? 1 : 0, mpi::ReduceOp::kMax) == 0) return false;
+  log::Warn("preemption ({}): writing a checkpoint at step {} and stopping",
+            preemption::Requested() ? preemption::SignalName() : "stop hook", step);
   return true;
 }
 
-double Trainer::ValidationLoss() {
-  Impl& m = *impl_;
-  if (!m.valid || m.valid->num_samples() < m.micro_batch) return -1.0;
-  ShardedSampler sampler(m.valid->num_samples(), m.micro_batch, m.options.seed ^ 0x5eed,
-                         m.comm.rank(), m.comm.size());
-  BatchConverter converter(*m.valid, m.options.max_text_len, model_->spec().policy.image_size);
-  const int64_t batches = std::min(m.options.eval_batches, sampler.batches_per_epoch());
+// One optimizer step; returns whether its update was applied (false: skipped, not finite).
+bool Trainer::Impl::TrainStep(MetricsWindow* window) {
+  const double lr = LearningRate(options, step);
+  for (auto& group : optimizer->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  }
+  const Gradients g = ComputeGradients(window);
+  ++step;
+  data = loader->position();
+  const bool finite = guard.Admit(step, g.loss, g.grad_norm, checkpointer.last());
+  scaler.Update(finite);
+  if (!finite) return false;
+  ApplyUpdate(g.grad_norm);
+  samples_seen += static_cast<double>(options.batch_size);
+  window->AddStep(g.loss, g.grad_norm);
+  return true;
+}
+
+Trainer::Impl::Gradients Trainer::Impl::ComputeGradients(MetricsWindow* window) {
+  grads->Zero();
+  // Randomness inside the step (dropout, diffusion noise) is a function of (seed, step, rank),
+  // so a resumed run repeats it exactly.
+  torch::manual_seed(Mix64(options.seed ^ Mix64(static_cast<uint64_t>(step) * 1000003u +
+                                                static_cast<uint64_t>(comm.rank()))));
+  double local_loss = 0.0;
+  for (int64_t micro = 0; micro < options.grad_accumulation; ++micro) {
+    local_loss += MicroBatchBackward(window);
+  }
+  const auto reduce_start = Clock::now();
+  sync->AllReduceSum(grads->buckets());
+  double loss_sums[1] = {local_loss};
+  comm.AllReduceInPlace(loss_sums, 1, mpi::ReduceOp::kSum);
+  window->AddAllReduceSeconds(Seconds(reduce_start));
+  Gradients g;
+  g.loss = loss_sums[0] / static_cast<double>(micro_batch * options.grad_accumulation);
+  if (scaler.scale() != 1.0) grads->Scale(1.0 / scaler.scale());
+  g.grad_norm = std::sqrt(grads->SquaredNorm());
+  return g;
+}
+
+// Forward and backward of this rank's share of one micro-batch; returns its loss times its samples.
+double Trainer::Impl::MicroBatchBackward(MetricsWindow* window) {
+  models::Batch batch = loader->Next(window->data_wait_seconds()).To(device);
+  const models::AutocastGuard autocast = Autocast(device, options.precision);
+  const models::ForwardOutput out = model->Forward(batch);
+  // Each rank's mean loss weighted by its share of the global batch: the all-reduced sum of
+  // gradients is the gradient of the global mean, at any rank count.
+  const double weight = static_cast<double>(local_batch) /
+                        static_cast<double>(micro_batch * options.grad_accumulation);
+  torch::Tensor loss = out.loss;
+  if (options.hooks.corrupt_loss && options.hooks.corrupt_loss(step, comm.rank())) {
+    loss = loss * std::numeric_limits<double>::quiet_NaN();
+  }
+  (loss * (weight * scaler.scale())).backward();
+  return loss.item<double>() * static_cast<double>(local_batch);
+}
+
+void Trainer::Impl::ApplyUpdate(double grad_norm) {
+  if (options.grad_clip > 0 && grad_norm > options.grad_clip) {
+    grads->Scale(options.grad_clip / grad_norm);
+  }
+  optimizer->step();
+  average->Update();
+}
+
+void Trainer::Impl::Report(MetricsWindow* window, int64_t first_step, MetricsWriter* metrics,
+                           Progress* progress) {
+  MetricsLine line = window->Close();
+  line.step = step;
+  line.lr = LearningRate(options, step - 1);
+  line.skipped = guard.counts().skipped;
+  metrics->Write(line);
+  progress->Update(step - first_step,
+                   fmt::format("loss {:.4g}, lr {:.3g}, {:.0f} samples/s, data wait {:.1f}%",
+                               line.loss, line.lr, line.samples_per_s, 100 * line.data_wait_share));
+}
+
+void Trainer::Impl::LogValidationLoss() {
+  const double valid_loss = ValidationLoss();
+  if (valid_loss >= 0) log::Info("step {}: validation loss {:.5g}", step, valid_loss);
+}
+
+double Trainer::Impl::ValidationLoss() {
+  if (!valid || valid->num_samples() < micro_batch) return -1.0;
+  ShardedSampler sampler(valid->num_samples(), micro_batch, options.seed ^ 0x5eed, comm.rank(),
+                         comm.size());
+  BatchConverter converter(*valid, options.max_text_len, model->spec().policy.image_size);
+  const int64_t batches = std::min(options.eval_batches, sampler.batches_per_epoch());
   double sums[2] = {0.0, 0.0};  // sum of losses x samples, samples
-  model_->eval();
+  model->eval();
   {
     torch::NoGradGuard no_grad;
     HostBatch host;
     LoaderPosition position;
     for (int64_t b = 0; b < batches; ++b) {
       const auto samples = sampler.Local(position);
-      m.valid->Gather(samples.data(), static_cast<int64_t>(samples.size()), &host);
-      const models::Batch batch = converter.Convert(host).To(m.device);
-      models::AutocastGuard autocast(m.device.type(), m.options.precision != "fp32",
-                                     m.options.precision == "fp16" ? at::kHalf : at::kBFloat16);
-      const auto out = model_->Forward(batch);
+      valid->Gather(samples.data(), static_cast<int64_t>(samples.size()), &host);
+      const models::Batch batch = converter.Convert(host).To(device);
+      const models::AutocastGuard autocast = Autocast(device, options.precision);
+      const auto out = model->Forward(batch);
       sums[0] += out.loss.item<double>() * static_cast<double>(samples.size());
       sums[1] += static_cast<double>(samples.size());
       position = sampler.Next(position);
     }
   }
-  model_->train();
-  m.comm.AllReduceInPlace(sums, 2, mpi::ReduceOp::kSum);
+  model->train();
+  comm.AllReduceInPlace(sums, 2, mpi::ReduceOp::kSum);
   return sums[1] > 0 ? sums[0] / sums[1] : -1.0;
+}
+
+void Trainer::Impl::WriteCheckpoint() {
+  checkpointer.Write(step, TrainerStateToYaml(State()), *model, *optimizer, average.get());
+}
+
+TrainerState Trainer::Impl::State() const {
+  TrainerState state;
+  state.step = step;
+  state.data = data;
+  state.nonfinite = guard.counts();
+  if (scaler.enabled()) state.loss_scaler = scaler.state();
+  state.samples_seen = samples_seen;
+  return state;
+}
+
+void Trainer::Impl::Restore(const TrainerState& state) {
+  step = state.step;
+  data = state.data;
+  guard.Restore(state.nonfinite);
+  if (state.loss_scaler) scaler.Restore(*state.loss_scaler);
+  samples_seen = state.samples_seen;
+}
+
+Trainer::Trainer(std::shared_ptr<models::Policy> model,
+                 std::shared_ptr<const TrajectoryDataset> train,
+                 std::shared_ptr<const TrajectoryDataset> valid, TrainerOptions options,
+                 const mpi::Communicator& comm, fs::path run_dir, std::string config_yaml)
+    : impl_(std::make_unique<Impl>(std::move(model), std::move(train), std::move(valid),
+                                   std::move(options), comm, std::move(run_dir),
+                                   std::move(config_yaml))) {}
+
+Trainer::~Trainer() = default;
+
+bool Trainer::Resume() {
+  Impl& m = *impl_;
+  const fs::path path = m.checkpointer.FindLatest();
+  if (path.empty()) return false;
+  // Every rank reads the checkpoint (shared file system assumed for the run directory; a rank
+  // that cannot read it fails the job with the path in the message).
+  mpi::RunAgreed(m.comm, [&] {
+    const std::string extra =
+        m.checkpointer.Restore(path, m.model.get(), m.optimizer.get(), m.average.get(), m.device);
+    m.Restore(TrainerStateFromYaml(extra, path.string()));
+  });
+  m.grads->Rebind();
+  log::Info("resumed from {} at step {} (epoch {}, batch {})", path.string(), m.step, m.data.epoch,
+            m.data.batch);
+  return true;
 }
 
 TrainSummary Trainer::Train() {
   Impl& m = *impl_;
   const TrainerOptions& o = m.options;
-  const bool root = m.comm.is_root();
-  ShardedSampler sampler(m.train->num_samples(), m.micro_batch, o.seed, m.comm.rank(),
-                         m.comm.size());
-  const int64_t local_batch = sampler.local_batch();
-  m.loader =
-      std::make_unique<BatchLoader>(m.train, sampler, state_.data, static_cast<int>(o.prefetch),
-                                    o.max_text_len, model_->spec().policy.image_size);
-
-  // Metrics: rank 0 appends; on resume, lines past the checkpoint's step are dropped so the file
-  // reads as one uninterrupted run.
-  const fs::path metrics_path =
-      m.run_dir / (o.metrics_format == "csv" ? "metrics.csv" : "metrics.jsonl");
-  std::ofstream metrics;
-  if (root) {
-    std::vector<std::string> kept;
-    if (state_.step > 0 && fs::exists(metrics_path)) {
-      std::ifstream in(metrics_path);
-      std::string line;
-      while (std::getline(in, line)) {
-        int64_t step = -1;
-        if (o.metrics_format == "csv") {
-          if (line.rfind("step,", 0) == 0) continue;
-          step = std::atoll(line.c_str());
-        } else {
-          const auto entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-          if (entry.is_object() && entry.contains("step") && entry["step"].is_number_integer()) {
-            step = entry["step"].get<int64_t>();
-          }
-        }
-        if (step >= 0 && step <= state_.step) kept.push_back(line);
-      }
-    }
-    fs::create_directories(m.run_dir);
-    metrics.open(metrics_path, std::ios::trunc);
-    if (o.metrics_format == "csv") {
-      metrics << "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped\n";
-    }
-    for (const auto& line : kept) metrics << line << "\n";
-    metrics.flush();
-  }
-
-  Progress::Options progress_options;
-  progress_options.label = "train";
-  progress_options.unit = "steps";
-  progress_options.enabled = root;
-  progress_options.line_interval = std::chrono::duration<double>(o.progress_interval);
-  Progress progress(o.steps - state_.step, progress_options);
-  const int64_t first_step = state_.step;
-
-  TrainSummary summary;
+  m.StartLoader();
+  MetricsWriter metrics(m.run_dir, o.metrics_format, m.step, m.comm.is_root());
+  Progress progress(o.steps - m.step, ProgressOptions(o, m.comm.is_root()));
+  MetricsWindow window(o.batch_size);
+  const int64_t first_step = m.step;
   const auto start = Clock::now();
-  double wait_total = 0.0, allreduce_total = 0.0;
-  // Window statistics for the metrics lines.
-  double window_loss = 0.0, window_norm = 0.0, window_wait = 0.0, window_reduce = 0.0;
-  int64_t window_steps = 0;
-  auto window_start = Clock::now();
-  double last_loss = 0.0;
-  const auto autocast_dtype = o.precision == "fp16" ? at::kHalf : at::kBFloat16;
-
-  auto write_checkpoint = [&] {
-    const fs::path dir = models::CheckpointDirectory(m.run_dir, state_.step);
-    if (root) {
-      models::CheckpointMetadata meta;
-      meta.step = state_.step;
-      meta.world_size = m.comm.size();
-      meta.resolved_config = m.config_yaml;
-      meta.extra = StateToYaml(state_, o.interface_yaml);
-      if (!m.ema.empty()) {
-        // The averaged weights, as a checkpoint of their own beside the training one.
-        std::vector<torch::Tensor> saved;
-        {
-          torch::NoGradGuard no_grad;
-          for (size_t k = 0; k < m.parameters.size(); ++k) {
-            saved.push_back(m.parameters[k].detach().clone());
-            m.parameters[k].copy_(m.ema[k]);
-          }
-        }
-        models::SaveCheckpoint(EmaDirectory(dir), *model_, nullptr, meta);
-        torch::NoGradGuard no_grad;
-        for (size_t k = 0; k < m.parameters.size(); ++k) m.parameters[k].copy_(saved[k]);
-      }
-      models::SaveCheckpoint(dir, *model_, m.optimizer.get(), meta);
-      for (const auto& removed : models::PruneCheckpoints(m.run_dir, o.keep_checkpoints)) {
-        fs::remove_all(EmaDirectory(removed));
-      }
-    }
-    m.comm.Barrier();
-    m.last_checkpoint = dir;
-    summary.last_checkpoint = dir;
-  };
-
-  const int64_t stop_at = StopAtFromEnvironment();
-  const std::vector<int64_t> nan_steps = NanStepsFromEnvironment();
-  model_->train();
-  while (state_.step < o.steps) {
-    // Preemption: any rank's signal stops every rank at the same step, after a checkpoint.
-    const bool stop = preemption::Requested() || state_.step == stop_at;
-    if (m.comm.AllReduce<int>(stop ? 1 : 0, mpi::ReduceOp::kMax) != 0) {
-      log::Warn("preemption ({}): writing a checkpoint at step {} and stopping",
-                preemption::Requested() ? preemption::SignalName() : "test stop", state_.step);
-      write_checkpoint();
+  TrainSummary summary;
+  m.model->train();
+  while (m.step < o.steps) {
+    if (m.StopRequested()) {
+      m.WriteCheckpoint();
       summary.preempted = true;
       break;
     }
-    for (auto& group : m.optimizer->param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(LearningRate(o, state_.step));
-    }
-    m.grads->Zero();
-    // Randomness inside the step (dropout, diffusion noise) is a function of (seed, step, rank),
-    // so a resumed run repeats it exactly.
-    torch::manual_seed(Mix64(o.seed ^ Mix64(static_cast<uint64_t>(state_.step) * 1000003u +
-                                            static_cast<uint64_t>(m.comm.rank()))));
-    double local_loss = 0.0;
-    for (int64_t micro = 0; micro < o.grad_accumulation; ++micro) {
-      models::Batch batch = m.loader->Next(&window_wait).To(m.device);
-      models::AutocastGuard autocast(m.device.type(), o.precision != "fp32", autocast_dtype);
-      const models::ForwardOutput out = model_->Forward(batch);
-      // Each rank's mean loss weighted by its share of the global batch: the all-reduced sum of
-      // gradients is the gradient of the global mean, at any rank count.
-      const double weight = static_cast<double>(local_batch) /
-                            static_cast<double>(m.micro_batch * o.grad_accumulation);
-      torch::Tensor loss_value = out.loss;
-      if (m.comm.rank() == m.comm.size() - 1 &&
-          std::find(nan_steps.begin(), nan_steps.end(), state_.step) != nan_steps.end()) {
-        loss_value = loss_value * std::numeric_limits<double>::quiet_NaN();
-      }
-      (loss_value * (weight * m.loss_scale)).backward();
-      local_loss += loss_value.item<double>() * static_cast<double>(local_batch);
-    }
-    const auto reduce_start = Clock::now();
-    m.sync->AllReduceSum(m.grads->buckets());
-    double loss_sums[1] = {local_loss};
-    m.comm.AllReduceInPlace(loss_sums, 1, mpi::ReduceOp::kSum);
-    window_reduce += Seconds(reduce_start);
-    const double loss = loss_sums[0] / static_cast<double>(m.micro_batch * o.grad_accumulation);
-    if (m.loss_scale != 1.0) m.grads->Scale(1.0 / m.loss_scale);
-    const double norm = std::sqrt(m.grads->SquaredNorm());  // identical on every rank
-    ++state_.step;
-    state_.data = m.loader->position();
-    if (!std::isfinite(norm) || !std::isfinite(loss)) {
-      ++state_.nonfinite_skipped;
-      ++state_.nonfinite_in_a_row;
-      if (o.precision == "fp16") {
-        m.loss_scale = std::max(1.0, m.loss_scale / 2);  // dynamic loss scaling backs off
-        m.good_fp16_steps = 0;
-      }
-      log::Warn(
-          "step {}: non-finite {} (loss {}, gradient norm {}); step skipped on every rank "
-          "({} in a row, {} in total)",
-          state_.step, std::isfinite(loss) ? "gradients" : "loss", loss, norm,
-          state_.nonfinite_in_a_row, state_.nonfinite_skipped);
-      if (state_.nonfinite_in_a_row >= o.max_nonfinite) {
-        throw Error(fmt::format(
-            "{} non-finite steps in a row (train.max_nonfinite); stopping. The last good "
-            "checkpoint is {}",
-            state_.nonfinite_in_a_row,
-            m.last_checkpoint.empty() ? std::string("none (no checkpoint written yet)")
-                                      : m.last_checkpoint.string()));
-      }
-      continue;
-    }
-    state_.nonfinite_in_a_row = 0;
-    if (o.precision == "fp16" && ++m.good_fp16_steps >= 2000) {
-      m.loss_scale *= 2;
-      m.good_fp16_steps = 0;
-    }
-    if (o.grad_clip > 0 && norm > o.grad_clip) m.grads->Scale(o.grad_clip / norm);
-    m.optimizer->step();
-    if (!m.ema.empty()) {
-      torch::NoGradGuard no_grad;
-      for (size_t k = 0; k < m.ema.size(); ++k) {
-        m.ema[k].mul_(o.ema_decay).add_(m.parameters[k].detach(), 1.0 - o.ema_decay);
-      }
-    }
-    state_.samples_seen += static_cast<double>(o.batch_size);
-    last_loss = loss;
-    window_loss += loss;
-    window_norm += norm;
-    ++window_steps;
-
-    const bool last = state_.step == o.steps;
-    if (state_.step % o.log_every == 0 || last) {
-      const double elapsed = Seconds(window_start);
-      const double rate = static_cast<double>(window_steps * o.batch_size) / elapsed;
-      const double wait_share = window_wait / elapsed, reduce_share = window_reduce / elapsed;
-      if (root) {
-        const double lr = LearningRate(o, state_.step - 1);
-        if (o.metrics_format == "csv") {
-          metrics << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4f},{:.4f},{}\n", state_.step,
-                                 window_loss / window_steps, lr, window_norm / window_steps, rate,
-                                 wait_share, reduce_share, state_.nonfinite_skipped);
-        } else {
-          // The CSV's precision (more digits are noise), written as the shortest JSON number.
-          const auto significant = [](double v) { return std::stod(fmt::format("{:.6g}", v)); };
-          const auto fixed = [](double v, int decimals) {
-            return std::stod(fmt::format("{:.{}f}", v, decimals));
-          };
-          const nlohmann::ordered_json line = {
-              {"step", state_.step},
-              {"loss", significant(window_loss / window_steps)},
-              {"lr", significant(lr)},
-              {"grad_norm", significant(window_norm / window_steps)},
-              {"samples_per_s", fixed(rate, 1)},
-              {"data_wait_share", fixed(wait_share, 4)},
-              {"allreduce_share", fixed(reduce_share, 4)},
-              {"skipped", state_.nonfinite_skipped}};
-          metrics << line.dump() << "\n";
-        }
-        metrics.flush();
-      }
-      progress.Update(state_.step - first_step,
-                      fmt::format("loss {:.4g}, lr {:.3g}, {:.0f} samples/s, data wait {:.1f}%",
-                                  window_loss / window_steps, LearningRate(o, state_.step - 1),
-                                  rate, 100 * wait_share));
-      wait_total += window_wait;
-      allreduce_total += window_reduce;
-      window_loss = window_norm = window_wait = window_reduce = 0.0;
-      window_steps = 0;
-      window_start = Clock::now();
-    }
-    if (o.eval_every > 0 && state_.step % o.eval_every == 0 && !last) {
-      const double valid = ValidationLoss();
-      if (valid >= 0) log::Info("step {}: validation loss {:.5g}", state_.step, valid);
-    }
-    if (o.checkpoint_every > 0 && state_.step % o.checkpoint_every == 0 && !last) {
-      write_checkpoint();
-    }
+    if (!m.TrainStep(&window)) continue;
+    const bool last = m.step == o.steps;
+    if (m.step % o.log_every == 0 || last) m.Report(&window, first_step, &metrics, &progress);
+    if (Due(o.eval_every, m.step) && !last) m.LogValidationLoss();
+    if (Due(o.checkpoint_every, m.step) && !last) m.WriteCheckpoint();
   }
   m.loader.reset();
   const double elapsed = Seconds(start);
   if (!summary.preempted) {
-    summary.final_valid_loss = ValidationLoss();
-    write_checkpoint();
+    summary.final_valid_loss = m.ValidationLoss();
+    m.WriteCheckpoint();
   }
-  progress.Finish(fmt::format("loss {:.4g}", last_loss));
-  summary.steps = state_.step;
-  summary.final_loss = last_loss;
-  summary.nonfinite_skipped = state_.nonfinite_skipped;
-  const double trained = static_cast<double>(state_.step - first_step);
+  progress.Finish(fmt::format("loss {:.4g}", window.last_loss()));
+  summary.steps = m.step;
+  summary.final_loss = window.last_loss();
+  summary.nonfinite_skipped = m.guard.counts().skipped;
+  const double trained = static_cast<double>(m.step - first_step);
   summary.samples_per_second = elapsed > 0 ? trained * o.batch_size / elapsed : 0.0;
-  summary.data_wait_share = elapsed > 0 ? wait_total / elapsed : 0.0;
-  summary.allreduce_share = elapsed > 0 ? allreduce_total / elapsed : 0.0;
-  summary.last_checkpoint = m.last_checkpoint;
+  summary.data_wait_share = elapsed > 0 ? window.total_data_wait() / elapsed : 0.0;
+  summary.allreduce_share = elapsed > 0 ? window.total_allreduce() / elapsed : 0.0;
+  summary.last_checkpoint = m.checkpointer.last();
   return summary;
 }
+
+double Trainer::ValidationLoss() { return impl_->ValidationLoss(); }
+
+TrainerState Trainer::state() const { return impl_->State(); }
+
+models::Policy& Trainer::model() { return *impl_->model; }
 
 }  // namespace simscale::train

@@ -4,54 +4,14 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "common/models/policy.h"
 #include "common/mpi/mpi.h"
 #include "common/train/dataset.h"
-#include "common/train/loader.h"
+#include "common/train/trainer_options.h"
+#include "common/train/trainer_state.h"
 
 namespace simscale::train {
-
-struct TrainerOptions {
-  int64_t steps = 1000;           // optimizer steps
-  int64_t batch_size = 256;       // global batch (over ranks and accumulation micro-steps)
-  int64_t grad_accumulation = 1;  // micro-batches per optimizer step
-  double lr = 1e-3;
-  double weight_decay = 1e-4;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  int64_t warmup_steps = 100;      // linear warmup from 1% of lr
-  double min_lr_ratio = 0.0;       // cosine decays to lr * min_lr_ratio
-  double grad_clip = 1.0;          // global gradient-norm clip (0: off)
-  std::string precision = "fp32";  // fp32 | bf16 (autocast; CPU and CUDA) | fp16 (CUDA, scaled)
-  double ema_decay = 0.0;          // exponential moving average of the weights (0: off)
-  std::string device = "auto";     // auto | cpu | cuda
-  std::string allreduce = "auto";  // auto (nccl on CUDA, else mpi) | mpi | nccl
-  int64_t bucket_mb = 25;          // gradient bucket size
-  int64_t prefetch = 4;            // batches prepared ahead by the loader thread
-  int64_t log_every = 50;
-  int64_t eval_every = 0;  // validation loss every N steps (0: at the end only)
-  int64_t eval_batches = 20;
-  int64_t checkpoint_every = 0;  // 0: at the end only
-  int64_t keep_checkpoints = 3;
-  int64_t max_nonfinite = 10;            // this many non-finite steps in a row stop the run
-  std::string metrics_format = "jsonl";  // jsonl | csv
-  uint64_t seed = 0;
-  int64_t max_text_len = 64;
-  double progress_interval = 10.0;
-  // YAML describing how observations map to the model's inputs (state keys, history, cameras,
-  // image size, env): stored in every checkpoint so a loaded policy can be driven in an env.
-  std::string interface_yaml;
-};
-
-// The state a checkpoint must restore for an exact resume (stored as the checkpoint's `extra`).
-struct TrainerState {
-  int64_t step = 0;     // optimizer steps done
-  LoaderPosition data;  // next training batch
-  int64_t nonfinite_skipped = 0;
-  int64_t nonfinite_in_a_row = 0;
-  double samples_seen = 0;
-};
 
 struct TrainSummary {
   int64_t steps = 0;
@@ -69,7 +29,9 @@ struct TrainSummary {
 // gradients written into contiguous buckets and summed over ranks (MPI or NCCL); AdamW with
 // warmup + cosine; clipping; accumulation; autocast; EMA; validation; metrics; checkpoints every K
 // steps (rank 0 writes, keeps the last K); exact resume; SIGTERM/SIGUSR1 -> checkpoint and stop;
-// a non-finite loss or gradient on any rank skips the step everywhere.
+// a non-finite loss or gradient on any rank skips the step everywhere. The loop composes the parts
+// declared beside it: MetricsWriter and MetricsWindow, Checkpointer, WeightAverage, LossScaler,
+// NonFiniteGuard and LearningRate.
 class Trainer {
  public:
   Trainer(std::shared_ptr<models::Policy> model, std::shared_ptr<const TrajectoryDataset> train,
@@ -85,14 +47,13 @@ class Trainer {
 
   // Mean validation loss over (up to) eval_batches batches; collective.
   double ValidationLoss();
-  const TrainerState& state() const { return state_; }
-  models::Policy& model() { return *model_; }
+  // What the next checkpoint would store.
+  TrainerState state() const;
+  models::Policy& model();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  std::shared_ptr<models::Policy> model_;
-  TrainerState state_;
 };
 
 // LR at `step` (0-based): linear warmup from 1% to lr over warmup_steps, then cosine to

@@ -271,3 +271,49 @@ TEST(ConfigRequired, AKeyWithAnInvalidDefaultMustBeSet) {
 
 }  // namespace
 }  // namespace simscale::config
+
+namespace simscale::config {
+namespace {
+
+enum class Precision { kFp32, kBf16 };
+
+// The message of the ConfigError that `apply` throws ("" if none).
+template <typename F>
+std::string ErrorOf(F apply) {
+  try {
+    apply();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ChoiceOption, WordsBecomeEnumValuesAndReadExactlyLikeAStringOneOf) {
+  Precision precision = Precision::kFp32;
+  std::string word = "fp32";
+  Schema choice("tool", "a tool"), text("tool", "a tool");
+  choice
+      .AddChoice("train.precision", &precision,
+                 {{"fp32", Precision::kFp32}, {"bf16", Precision::kBf16}}, "precision")
+      .Flag("precision");
+  text.Add("train.precision", &word, "precision").OneOf({"fp32", "bf16"}).Flag("precision");
+  const char* args[] = {"tool", "--precision", "bf16"};
+  choice.Parse(3, args);
+  text.Parse(3, args);
+  EXPECT_EQ(precision, Precision::kBf16);
+  EXPECT_EQ(choice.ToYaml(), text.ToYaml());
+  EXPECT_EQ(choice.HelpText(), text.HelpText());
+  // Bad words, lists and empty values fail with the string option's messages.
+  for (const std::string yaml :
+       {"train: {precision: fp64}", "train: {precision: [fp32]}", "train: {precision: }"}) {
+    const std::string error = ErrorOf([&] { choice.ApplyYaml(yaml, "file"); });
+    EXPECT_FALSE(error.empty()) << yaml;
+    EXPECT_EQ(error, ErrorOf([&] { text.ApplyYaml(yaml, "file"); })) << yaml;
+  }
+  EXPECT_EQ(ErrorOf([&] { choice.ApplySet("train.precision=fp16"); }),
+            "config key 'train.precision' (from --set): expected one of {fp32, bf16}, got 'fp16'");
+  EXPECT_EQ(precision, Precision::kBf16) << "a rejected word leaves the value alone";
+}
+
+}  // namespace
+}  // namespace simscale::config

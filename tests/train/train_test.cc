@@ -51,12 +51,14 @@ class TrainTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
-  // Runs train_ddp; `ranks` 0 means without mpirun.
+  // Runs train_ddp (or `tool`: train_ddp_faults injects faults) after the shell prefix `env`;
+  // `ranks` 0 means without mpirun.
   static testing_support::ProcessResult Train(int ranks, const fs::path& run,
                                               const std::string& args,
+                                              const std::string& tool = "train_ddp",
                                               const std::string& env = "") {
     const std::string launcher = ranks == 0 ? "" : MpiRun(ranks);
-    return RunProcess(env + launcher + ToolPath("train_ddp") + " --dataset " + dataset_.string() +
+    return RunProcess(env + launcher + ToolPath(tool) + " --dataset " + dataset_.string() +
                           " --output " + run.string() +
                           " --set train.log_every=1 --set model.bc.dropout=0 --set "
                           "train.warmup_steps=5 --log.level warn " +
@@ -99,14 +101,17 @@ TEST_P(ResumeTest, InterruptedThenResumedRunRepeatsTheUninterruptedLosses) {
   const fs::path split = dir_ / ("split" + std::to_string(ranks));
   ASSERT_EQ(Train(ranks, full, args).exit_code, 0);
   // Stopped at step 25 (as a preemption would): checkpoint at 25, exit code 75.
-  const auto stopped = Train(ranks, split, args, "env SIMSCALE_TRAIN_STOP_AT=25 ");
+  const std::string stop = " --fault.stop_at 25";
+  const auto stopped = Train(ranks, split, args + stop, "train_ddp_faults");
   ASSERT_EQ(stopped.exit_code, 75) << stopped.output;
   ASSERT_TRUE(fs::exists(split / "checkpoints/step_000000025/COMPLETE"));
   // Without --resume the run directory is protected.
   const auto refused = Train(ranks, split, args);
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("--resume"), std::string::npos) << refused.output;
-  const auto resumed = Train(ranks, split, args + " --resume");
+  // Resumed with the same fault flags, as a requeued job would be: it starts at step 25, so the
+  // stop does not fire again.
+  const auto resumed = Train(ranks, split, args + stop + " --resume", "train_ddp_faults");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   const auto a = Losses(full / "metrics.jsonl");
   const auto b = Losses(split / "metrics.jsonl");
@@ -193,8 +198,8 @@ INSTANTIATE_TEST_SUITE_P(Signals, PreemptionTest, ::testing::Values(SIGUSR1, SIG
 TEST_F(TrainTest, NonFiniteStepsAreSkippedOnEveryRankAndTooManyStopTheRun) {
   // Two isolated bad steps: skipped and counted; training finishes.
   const fs::path run = dir_ / "nan";
-  const auto ok =
-      Train(2, run, "--steps 20 --set train.batch_size=32", "env SIMSCALE_TRAIN_NAN_STEPS=3,7 ");
+  const auto ok = Train(2, run, "--steps 20 --set train.batch_size=32 --fault.nan_steps 3,7",
+                        "train_ddp_faults");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_NE(ReadFile(run / "summary.json").find("\"nonfinite_skipped\": 2"), std::string::npos)
       << ReadFile(run / "summary.json");
@@ -204,13 +209,29 @@ TEST_F(TrainTest, NonFiniteStepsAreSkippedOnEveryRankAndTooManyStopTheRun) {
   const auto stopped =
       Train(2, bad,
             "--steps 40 --set train.batch_size=32 --set train.checkpoint_every=10 --set "
-            "train.max_nonfinite=5",
-            "env SIMSCALE_TRAIN_NAN_STEPS=15,16,17,18,19 ");
+            "train.max_nonfinite=5 --fault.nan_steps 15,16,17,18,19",
+            "train_ddp_faults");
   EXPECT_NE(stopped.exit_code, 0);
   EXPECT_NE(stopped.output.find("5 non-finite steps in a row"), std::string::npos)
       << stopped.output;
   EXPECT_NE(stopped.output.find("step_000000010"), std::string::npos) << stopped.output;
   EXPECT_TRUE(fs::exists(bad / "checkpoints/step_000000010/COMPLETE"));
+}
+
+// Faults are injected only by code a test passes in: the production tool neither reads the old
+// environment variables nor offers the fault flags.
+TEST_F(TrainTest, ProductionToolHasNoFaultInjection) {
+  const fs::path run = dir_ / "no_faults";
+  const auto result = Train(2, run, "--steps 6 --set train.batch_size=32", "train_ddp",
+                            "env SIMSCALE_TRAIN_STOP_AT=2 SIMSCALE_TRAIN_NAN_STEPS=0,1,2,3 ");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(CompleteCheckpointSteps(run), std::vector<int64_t>{6}) << result.output;
+  EXPECT_NE(ReadFile(run / "summary.json").find("\"nonfinite_skipped\": 0"), std::string::npos)
+      << ReadFile(run / "summary.json");
+  const auto flag = Train(0, dir_ / "no_fault_flag", "--steps 6 --fault.stop_at 2");
+  EXPECT_EQ(flag.exit_code, 2) << flag.output;
+  EXPECT_NE(flag.output.find("unknown option '--fault.stop_at'"), std::string::npos)
+      << flag.output;
 }
 
 TEST_F(TrainTest, BadDatasetAndKeysAreClearErrors) {

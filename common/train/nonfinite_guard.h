@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+namespace simscale::train {
+
+// What a checkpoint keeps of the guard.
+struct NonFiniteCounts {
+  int64_t skipped = 0;   // non-finite steps in the whole run
+  int64_t in_a_row = 0;  // up to the last step
+};
+
+// Decides whether a step's update is applied: a step whose loss or gradient norm is not finite is
+// skipped (both are all-reduced, so every rank skips together), counted and logged; too many in a
+// row stop the run, because by then the model itself is likely broken.
+class NonFiniteGuard {
+ public:
+  explicit NonFiniteGuard(int64_t max_in_a_row) : max_in_a_row_(max_in_a_row) {}
+
+  // Whether step `step` (as numbered in logs and metrics) may be applied. The max_in_a_row-th
+  // non-finite step in a row throws Error naming `last_checkpoint`, the one to go back to (empty:
+  // none written yet).
+  bool Admit(int64_t step, double loss, double grad_norm,
+             const std::filesystem::path& last_checkpoint);
+
+  const NonFiniteCounts& counts() const { return counts_; }
+  void Restore(const NonFiniteCounts& counts) { counts_ = counts; }
+
+ private:
+  int64_t max_in_a_row_;
+  NonFiniteCounts counts_;
+};
+
+}  // namespace simscale::train

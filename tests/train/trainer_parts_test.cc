@@ -1,0 +1,194 @@
+// The trainer's parts, one at a time: fp16 loss scaling and its state in a checkpoint, the
+// non-finite guard, the metrics file of a resumed run, the trainer state's YAML.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "common/core/atomic_file.h"
+#include "common/core/error.h"
+#include "common/models/checkpoint.h"
+#include "common/models/policy.h"
+#include "common/train/loss_scaler.h"
+#include "common/train/metrics.h"
+#include "common/train/nonfinite_guard.h"
+#include "common/train/trainer_state.h"
+
+namespace simscale::train {
+namespace {
+namespace fs = std::filesystem;
+
+// A fresh directory per test (ctest runs the tests of this binary in parallel processes).
+class TempDirectory {
+ public:
+  TempDirectory()
+      : path_(fs::temp_directory_path() /
+              ("simscale_train_parts_" + std::to_string(getpid()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDirectory() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+TEST(LossScaler, BacksOffOnNonFiniteStepsAndGrowsAfterAnIntervalOfFiniteOnes) {
+  LossScaler scaler(/*enabled=*/true);
+  EXPECT_EQ(scaler.scale(), LossScaler::kInitialScale);
+  scaler.Update(false);
+  scaler.Update(false);
+  EXPECT_EQ(scaler.scale(), LossScaler::kInitialScale / 4);
+  for (int64_t i = 0; i < LossScaler::kGrowthInterval - 1; ++i) scaler.Update(true);
+  EXPECT_EQ(scaler.scale(), LossScaler::kInitialScale / 4);
+  EXPECT_EQ(scaler.state().good_steps, LossScaler::kGrowthInterval - 1);
+  scaler.Update(true);
+  EXPECT_EQ(scaler.scale(), LossScaler::kInitialScale / 2);
+  EXPECT_EQ(scaler.state().good_steps, 0);
+  // Never below 1.
+  for (int i = 0; i < 40; ++i) scaler.Update(false);
+  EXPECT_EQ(scaler.scale(), 1.0);
+}
+
+TEST(LossScaler, DisabledKeepsScaleOneAndIgnoresSavedState) {
+  LossScaler scaler(/*enabled=*/false);
+  scaler.Update(false);
+  scaler.Restore(LossScalerState{1024.0, 7});
+  EXPECT_EQ(scaler.scale(), 1.0);
+  EXPECT_EQ(scaler.state().good_steps, 0);
+}
+
+// The state a resumed fp16 run continues from is the one it had, not the initial scale: it goes
+// into the checkpoint's metadata and comes back out of it.
+TEST(LossScaler, StateRoundTripsThroughACheckpoint) {
+  TempDirectory dir;
+  LossScaler scaler(/*enabled=*/true);
+  for (int i = 0; i < 5; ++i) scaler.Update(false);
+  for (int i = 0; i < 123; ++i) scaler.Update(true);
+  TrainerState state;
+  state.step = 128;
+  state.loss_scaler = scaler.state();
+
+  models::ModelOptions options;
+  options.spec.state_dim = 3;
+  options.spec.action_dim = 2;
+  options.bc.hidden_dim = 8;
+  options.bc.num_layers = 1;
+  const auto model = models::MakeModel("bc", options);
+  models::CheckpointMetadata meta;
+  meta.step = state.step;
+  meta.extra = TrainerStateToYaml(state);
+  const fs::path checkpoint = dir.path() / "step_000000128";
+  models::SaveCheckpoint(checkpoint, *model, nullptr, meta);
+
+  const TrainerState loaded =
+      TrainerStateFromYaml(models::ReadCheckpointMetadata(checkpoint).extra, checkpoint.string());
+  ASSERT_TRUE(loaded.loss_scaler.has_value());
+  LossScaler resumed(/*enabled=*/true);
+  resumed.Restore(*loaded.loss_scaler);
+  EXPECT_EQ(resumed.scale(), LossScaler::kInitialScale / 32);
+  EXPECT_EQ(resumed.state().good_steps, 123);
+  // And it goes on exactly as the uninterrupted scaler does.
+  for (int64_t i = 0; i < LossScaler::kGrowthInterval; ++i) {
+    const bool finite = i % 700 != 699;
+    scaler.Update(finite);
+    resumed.Update(finite);
+    ASSERT_EQ(resumed.scale(), scaler.scale()) << "update " << i;
+    ASSERT_EQ(resumed.state().good_steps, scaler.state().good_steps) << "update " << i;
+  }
+}
+
+TEST(TrainerState, YamlRoundTripsAndCheckpointsWithoutALossScaleStillLoad) {
+  TrainerState state;
+  state.step = 41;
+  state.data = LoaderPosition{2, 9};
+  state.nonfinite = NonFiniteCounts{3, 1};
+  state.samples_seen = 41 * 64;
+  const std::string yaml = TrainerStateToYaml(state);
+  const TrainerState back = TrainerStateFromYaml(yaml, "test");
+  EXPECT_EQ(back.step, 41);
+  EXPECT_EQ(back.data, state.data);
+  EXPECT_EQ(back.nonfinite.skipped, 3);
+  EXPECT_EQ(back.nonfinite.in_a_row, 1);
+  EXPECT_EQ(back.samples_seen, state.samples_seen);
+  // fp32/bf16 runs (and checkpoints written before the scale was saved) have none.
+  EXPECT_FALSE(back.loss_scaler.has_value());
+  EXPECT_EQ(yaml.find("loss_scale"), std::string::npos) << yaml;
+  try {
+    TrainerStateFromYaml("step: 3\n", "checkpoints/step_000000003");
+    FAIL() << "expected InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoints/step_000000003: trainer state is not what "
+                                         "this trainer wrote"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(NonFiniteGuard, SkipsAndCountsNonFiniteStepsAndStopsAfterTooManyInARow) {
+  NonFiniteGuard guard(/*max_in_a_row=*/3);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_TRUE(guard.Admit(1, 0.5, 1.0, ""));
+  EXPECT_FALSE(guard.Admit(2, nan, 1.0, ""));
+  EXPECT_FALSE(guard.Admit(3, 0.5, inf, ""));
+  EXPECT_EQ(guard.counts().in_a_row, 2);
+  EXPECT_TRUE(guard.Admit(4, 0.5, 1.0, ""));
+  EXPECT_EQ(guard.counts().in_a_row, 0);
+  EXPECT_EQ(guard.counts().skipped, 2);
+  EXPECT_FALSE(guard.Admit(5, nan, nan, ""));
+  EXPECT_FALSE(guard.Admit(6, nan, nan, ""));
+  try {
+    guard.Admit(7, nan, nan, "run/checkpoints/step_000000004");
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "3 non-finite steps in a row (train.max_nonfinite); stopping. The last good "
+              "checkpoint is run/checkpoints/step_000000004");
+  }
+  EXPECT_EQ(guard.counts().skipped, 5);
+}
+
+// The lines of a file, without their newlines.
+std::vector<std::string> Lines(const fs::path& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(MetricsWriter, AResumedRunKeepsTheLinesUpToItsStepInEitherFormat) {
+  TempDirectory dir;
+  for (const MetricsFormat format : {MetricsFormat::kJsonl, MetricsFormat::kCsv}) {
+    const fs::path path = dir.path() / MetricsWriter::FileName(format);
+    {
+      MetricsWriter first(dir.path(), format, 0, true);
+      for (int64_t step = 5; step <= 30; step += 5) {
+        MetricsLine line;
+        line.step = step;
+        line.loss = 1.0 / static_cast<double>(step);
+        first.Write(line);
+      }
+    }
+    const std::vector<std::string> before = Lines(path);
+    const size_t header = format == MetricsFormat::kCsv ? 1 : 0;
+    ASSERT_EQ(before.size(), header + 6);
+    // Resumed from the checkpoint at step 15: steps 20-30 are written again by the resumed run.
+    { MetricsWriter resumed(dir.path(), format, 15, true); }
+    EXPECT_EQ(Lines(path), std::vector<std::string>(before.begin(), before.begin() + header + 3));
+    // A disabled writer (not rank 0) leaves the file alone.
+    { MetricsWriter other_rank(dir.path(), format, 0, false); }
+    EXPECT_EQ(Lines(path).size(), header + 3);
+  }
+  EXPECT_EQ(Lines(dir.path() / "metrics.csv").front(),
+            "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped");
+}
+
+}  // namespace
+}  // namespace simscale::train
