@@ -437,7 +437,12 @@ void Schema::RunChecks() const {
   for (const auto& check : checks_) check();
 }
 
-ParseResult Schema::Parse(int argc, const char* const* argv) {
+namespace {
+
+// The command line split into options by Boost.PO (every key and alias a flag; no guessing of
+// abbreviations); an unknown flag is an error with the closest known one.
+std::vector<po::option> Tokenize(const std::vector<std::unique_ptr<Option>>& options,
+                                 const std::string& tool_name_, int argc, const char* const* argv) {
   po::options_description generic("General options");
   generic.add_options()("help,h", "print this help and exit")(
       "config", po::value<std::vector<std::string>>()->value_name("FILE"),
@@ -447,7 +452,7 @@ ParseResult Schema::Parse(int argc, const char* const* argv) {
       "print-config", "print the resolved configuration as YAML and exit");
   po::options_description keys;
   std::set<std::string> reserved = {"help", "config", "set", "print-config"};
-  for (const auto& option : options_) {
+  for (const auto& option : options) {
     std::vector<std::string> names = {option->key()};
     names.insert(names.end(), option->aliases().begin(), option->aliases().end());
     for (const auto& name : names) {
@@ -460,13 +465,12 @@ ParseResult Schema::Parse(int argc, const char* const* argv) {
   po::options_description all;
   all.add(generic).add(keys);
 
-  std::vector<po::option> parsed;
   try {
-    parsed = po::command_line_parser(argc, argv)
-                 .options(all)
-                 .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
-                 .run()
-                 .options;
+    return po::command_line_parser(argc, argv)
+        .options(all)
+        .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
+        .run()
+        .options;
   } catch (const po::unknown_option& e) {
     std::vector<std::string> names;
     for (const auto& name : reserved) names.push_back(name);
@@ -479,10 +483,14 @@ ParseResult Schema::Parse(int argc, const char* const* argv) {
   } catch (const po::error& e) {
     throw ConfigError(fmt::format("command line: {}", e.what()));
   }
+}
 
+}  // namespace
+
+ParseResult Schema::Parse(int argc, const char* const* argv) {
   ParseResult result;
   std::vector<std::pair<std::string, std::string>> command_line;  // (flag, value), in order
-  for (const auto& opt : parsed) {
+  for (const auto& opt : Tokenize(options_, tool_name_, argc, argv)) {
     if (opt.string_key == "help") {
       result.help = true;
     } else if (opt.string_key == "print-config") {
@@ -500,8 +508,16 @@ ParseResult Schema::Parse(int argc, const char* const* argv) {
     }
   }
   if (result.help) return result;
+  ApplySources(result.config_files, command_line);
+  CheckDefaults();
+  RunChecks();
+  return result;
+}
 
-  for (const auto& file : result.config_files) {
+// Files in order, then --set and flags in command-line order: later sources win.
+void Schema::ApplySources(const std::vector<std::filesystem::path>& files,
+                          const std::vector<std::pair<std::string, std::string>>& command_line) {
+  for (const auto& file : files) {
     std::string text;
     try {
       text = ReadFile(file);
@@ -520,6 +536,9 @@ ParseResult Schema::Parse(int argc, const char* const* argv) {
       Assign(option, CommandLineValue(option, text, fmt::format("command line --{}", flag)));
     }
   }
+}
+
+void Schema::CheckDefaults() {
   // Keys no source set keep their defaults, which must satisfy the constraints too (a required
   // key has an invalid default, such as an empty dataset path).
   for (const auto& option : options_) {
@@ -537,8 +556,6 @@ ParseResult Schema::Parse(int argc, const char* const* argv) {
                       option->key(), option->Expectation()));
     }
   }
-  RunChecks();
-  return result;
 }
 
 std::string Schema::HelpText() const {

@@ -223,6 +223,10 @@ class Schema {
   Option& Resolve(const std::string& key_or_alias, const std::string& source) const;
   void Assign(Option& option, RawValue raw);
   void RunChecks() const;
+  // The stages of Parse after the command line is split into options.
+  void ApplySources(const std::vector<std::filesystem::path>& files,
+                    const std::vector<std::pair<std::string, std::string>>& command_line);
+  void CheckDefaults();
 
   std::string tool_name_;
   std::string description_;

@@ -118,6 +118,96 @@ void CheckRecords(const StoreLayout& layout, const std::vector<EpisodeRecord>& r
   }
 }
 
+// What each rank appends in a round (gathered, so every rank places every rank's rows).
+struct RankCounts {
+  int64_t episodes;
+  int64_t steps;
+  int64_t first_index;
+  int64_t last_index;
+};
+
+// Where this rank's rows of a round go, and the counts once the round is committed.
+struct RoundPlacement {
+  int64_t first_episode = 0;  // this rank's first store row of the index
+  int64_t first_step = 0;     // ... and of the step columns
+  int64_t next_index = 0;     // the next generation index after the round's episodes
+  int64_t episodes = 0, steps = 0;
+};
+
+// This rank's rows go after every committed row and every row of lower ranks. Episode indices
+// (generation order) increase in rank order and continue after the committed ones; without
+// filtering they are exactly the store rows. Every rank sees the same gathered counts, so every
+// rank throws the same error.
+RoundPlacement PlaceRound(const std::vector<RankCounts>& all, int rank,
+                          const CommittedCounts& committed, int64_t round,
+                          const fs::path& partial) {
+  RoundPlacement p;
+  p.episodes = committed.episodes;
+  p.steps = committed.steps;
+  p.next_index = committed.generated;
+  for (size_t r = 0; r < all.size(); ++r) {
+    const RankCounts& c = all[r];
+    if (c.episodes > 0 && c.first_index < p.next_index) {
+      throw InvalidArgumentError(fmt::format(
+          "round {} of '{}': rank {}'s first episode has index {}, expected at least {}: ranks "
+          "hold blocks of increasing episode indices in rank order, continuing after the {} "
+          "generated so far",
+          round, partial.string(), r, c.first_index, p.next_index, committed.generated));
+    }
+    if (static_cast<int>(r) == rank) {
+      p.first_episode = p.episodes;
+      p.first_step = p.steps;
+    }
+    if (c.episodes > 0) p.next_index = c.last_index + 1;
+    p.episodes += c.episodes;
+    p.steps += c.steps;
+  }
+  return p;
+}
+
+// The index rows of a rank's episodes, column by column in the layout's index order.
+struct IndexRows {
+  std::vector<int64_t> start_step, length, start_obs, seed, episode_index;
+  std::vector<uint8_t> success, diverged;
+  std::vector<double> episode_return;
+  std::vector<char> language;
+  std::vector<std::vector<double>> dr;
+
+  IndexRows(const std::vector<EpisodeRecord>& mine, const RoundPlacement& placement,
+            size_t dr_values) {
+    const size_t n = mine.size();
+    start_step.resize(n), length.resize(n), start_obs.resize(n), seed.resize(n);
+    episode_index.resize(n), success.resize(n), diverged.resize(n), episode_return.resize(n);
+    language.assign(n * schema::kLanguageBytes, '\0');
+    dr.assign(dr_values, std::vector<double>(n));
+    int64_t step = placement.first_step;
+    for (size_t k = 0; k < n; ++k) {
+      const EpisodeRecord& r = mine[k];
+      start_step[k] = step;
+      length[k] = r.length;
+      start_obs[k] = step + placement.first_episode + static_cast<int64_t>(k);
+      seed[k] = r.seed;
+      episode_index[k] = r.episode_index;
+      success[k] = r.success ? 1 : 0;
+      diverged[k] = r.diverged ? 1 : 0;
+      episode_return[k] = r.episode_return;
+      std::copy(r.language.begin(), r.language.end(),
+                language.begin() + static_cast<std::ptrdiff_t>(k * schema::kLanguageBytes));
+      for (size_t d = 0; d < dr.size(); ++d) dr[d][k] = r.dr_values[d];
+      step += r.length;
+    }
+  }
+
+  // Column i's data (the fixed columns, then one per DR value).
+  const void* Column(size_t i) const {
+    const std::vector<const void*> fixed = {
+        start_step.data(),    length.data(),         start_obs.data(),
+        seed.data(),          success.data(),        diverged.data(),
+        episode_index.data(), episode_return.data(), language.data()};
+    return i < fixed.size() ? fixed[i] : dr[i - fixed.size()].data();
+  }
+};
+
 }  // namespace
 
 struct EpisodeStoreWriter::State {
@@ -235,6 +325,8 @@ EpisodeStoreWriter EpisodeStoreWriter::Create(const fs::path& path, const mpi::C
   return EpisodeStoreWriter(std::move(state));
 }
 
+// long function: the resume sequence (open, compare the layout, truncate to the committed
+// counts, reopen every dataset) is collective and order-dependent; it reads best in one piece.
 EpisodeStoreWriter EpisodeStoreWriter::OpenForResume(const fs::path& path,
                                                      const mpi::Communicator& comm,
                                                      const StoreLayout& layout,
@@ -331,51 +423,20 @@ void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine,
   SIMSCALE_CHECK(!s.finalized, "AppendRound after Finalize on '{}'", s.path.string());
   mpi::RunAgreed(s.comm, [&] { CheckRecords(s.layout, mine); });
 
-  struct RankCounts {
-    int64_t episodes;
-    int64_t steps;
-    int64_t first_index;
-    int64_t last_index;
-  };
   RankCounts local{static_cast<int64_t>(mine.size()), 0,
                    mine.empty() ? -1 : mine.front().episode_index,
                    mine.empty() ? -1 : mine.back().episode_index};
   for (const EpisodeRecord& r : mine) local.steps += r.length;
-  const std::vector<RankCounts> all = s.comm.AllGather(local);
-
-  // Where this rank's rows go: after every row committed and every row of lower ranks. Episode
-  // indices (generation order) increase in rank order and continue after the committed ones;
-  // without filtering they are exactly the store rows.
-  int64_t episodes = s.committed.episodes;
-  int64_t steps = s.committed.steps;
-  int64_t next_index = s.committed.generated;
-  int64_t my_first_episode = 0;
-  int64_t my_first_step = 0;
-  for (int r = 0; r < s.comm.size(); ++r) {
-    const RankCounts& c = all[static_cast<size_t>(r)];
-    if (c.episodes > 0 && c.first_index < next_index) {
-      // Every rank sees the same gathered counts, so every rank throws the same error.
-      throw InvalidArgumentError(fmt::format(
-          "round {} of '{}': rank {}'s first episode has index {}, expected at least {}: ranks "
-          "hold blocks of increasing episode indices in rank order, continuing after the {} "
-          "generated so far",
-          s.rounds, s.partial.string(), r, c.first_index, next_index, s.committed.generated));
-    }
-    if (r == s.comm.rank()) {
-      my_first_episode = episodes;
-      my_first_step = steps;
-    }
-    if (c.episodes > 0) next_index = c.last_index + 1;
-    episodes += c.episodes;
-    steps += c.steps;
-  }
-  if (generated_through < 0) generated_through = next_index;
-  if (generated_through < next_index) {
+  const RoundPlacement placement =
+      PlaceRound(s.comm.AllGather(local), s.comm.rank(), s.committed, s.rounds, s.partial);
+  if (generated_through < 0) generated_through = placement.next_index;
+  if (generated_through < placement.next_index) {
     throw InvalidArgumentError(
         fmt::format("round {} of '{}': generated_through {} is below the next episode index {}",
-                    s.rounds, s.partial.string(), generated_through, next_index));
+                    s.rounds, s.partial.string(), generated_through, placement.next_index));
   }
-  const CommittedCounts next{episodes, steps, episodes + steps, generated_through};
+  const CommittedCounts next{placement.episodes, placement.steps,
+                             placement.episodes + placement.steps, generated_through};
   if (next.episodes == s.committed.episodes) {
     if (next.generated != s.committed.generated) {
       // Nothing stored (every episode of the round filtered out), but the generation advanced.
@@ -386,24 +447,42 @@ void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine,
     ++s.rounds;
     return;
   }
+  ExtendColumns(next.steps, next.obs_rows, next.episodes);
+  s.Hook("after_extend");
+  WriteRows(mine, placement.first_step, placement.first_episode, local.steps);
+  s.Hook("after_data_write");
+  s.file->Flush();
+  s.Hook("after_data_flush");
+  // Only now do readers (and a resume) see the round.
+  internal::WriteCommitted(*s.index_group, next);
+  s.file->Flush();
+  s.committed = next;
+  s.Hook("after_commit");
+  ++s.rounds;
+}
 
-  // One extent change per dataset, identical on every rank.
+// One extent change per dataset, identical on every rank.
+void EpisodeStoreWriter::ExtendColumns(int64_t steps, int64_t obs_rows, int64_t episodes) {
+  State& s = *state_;
   for (size_t c = 0; c < s.layout.step_columns.size(); ++c) {
     s.step_datasets[c].SetExtent(
-        Dims(static_cast<uint64_t>(next.steps), s.layout.step_columns[c].row_shape));
+        Dims(static_cast<uint64_t>(steps), s.layout.step_columns[c].row_shape));
   }
   for (size_t c = 0; c < s.layout.obs_columns.size(); ++c) {
     s.obs_datasets[c].SetExtent(
-        Dims(static_cast<uint64_t>(next.obs_rows), s.layout.obs_columns[c].row_shape));
+        Dims(static_cast<uint64_t>(obs_rows), s.layout.obs_columns[c].row_shape));
   }
   for (h5::Dataset& dataset : s.index_datasets) {
-    dataset.SetExtent({static_cast<hsize_t>(next.episodes)});
+    dataset.SetExtent({static_cast<hsize_t>(episodes)});
   }
-  s.Hook("after_extend");
+}
 
-  // One collective write per column: this rank's episodes are contiguous in the store.
-  const int64_t my_steps = local.steps;
-  const int64_t my_first_obs = my_first_step + my_first_episode;
+// One collective write per column (this rank's episodes are contiguous in the store), then the
+// index rows.
+void EpisodeStoreWriter::WriteRows(const std::vector<EpisodeRecord>& mine, int64_t first_step,
+                                   int64_t first_episode, int64_t steps) {
+  State& s = *state_;
+  const int64_t first_obs = first_step + first_episode;
   const auto write_column = [&](bool observation, size_t c, int64_t first_row, int64_t rows) {
     const ColumnSpec& column = observation ? s.layout.obs_columns[c] : s.layout.step_columns[c];
     s.scratch.resize(static_cast<size_t>(rows) * column.row_bytes());
@@ -417,52 +496,20 @@ void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine,
                       static_cast<hsize_t>(rows), s.scratch.data());
   };
   for (size_t c = 0; c < s.layout.step_columns.size(); ++c) {
-    write_column(false, c, my_first_step, my_steps);
+    write_column(false, c, first_step, steps);
   }
+  const auto episodes = static_cast<int64_t>(mine.size());
   for (size_t c = 0; c < s.layout.obs_columns.size(); ++c) {
-    write_column(true, c, my_first_obs, my_steps + local.episodes);
+    write_column(true, c, first_obs, steps + episodes);
   }
-
-  // The index rows of this rank's episodes.
-  const size_t n = mine.size();
-  std::vector<int64_t> start_step(n), length(n), start_obs(n), seed(n), episode_index(n);
-  std::vector<uint8_t> success(n), diverged(n);
-  std::vector<double> episode_return(n);
-  std::vector<char> language(n * schema::kLanguageBytes, '\0');
-  std::vector<std::vector<double>> dr(s.layout.dr_value_names.size(), std::vector<double>(n));
-  int64_t step = my_first_step;
-  for (size_t k = 0; k < n; ++k) {
-    const EpisodeRecord& r = mine[k];
-    start_step[k] = step;
-    length[k] = r.length;
-    start_obs[k] = step + my_first_episode + static_cast<int64_t>(k);
-    seed[k] = r.seed;
-    episode_index[k] = r.episode_index;
-    success[k] = r.success ? 1 : 0;
-    diverged[k] = r.diverged ? 1 : 0;
-    episode_return[k] = r.episode_return;
-    std::copy(r.language.begin(), r.language.end(), language.begin() + k * schema::kLanguageBytes);
-    for (size_t d = 0; d < dr.size(); ++d) dr[d][k] = r.dr_values[d];
-    step += r.length;
-  }
-  const std::vector<const void*> index_data = {
-      start_step.data(),    length.data(),         start_obs.data(),
-      seed.data(),          success.data(),        diverged.data(),
-      episode_index.data(), episode_return.data(), language.data()};
+  RoundPlacement placement;
+  placement.first_step = first_step;
+  placement.first_episode = first_episode;
+  const IndexRows rows(mine, placement, s.layout.dr_value_names.size());
   for (size_t i = 0; i < s.index_columns.size(); ++i) {
-    const void* data = i < index_data.size() ? index_data[i] : dr[i - index_data.size()].data();
     s.index_datasets[i].WriteRows(internal::IndexMemoryType(s.index_columns[i]),
-                                  static_cast<hsize_t>(my_first_episode), n, data);
+                                  static_cast<hsize_t>(first_episode), mine.size(), rows.Column(i));
   }
-  s.Hook("after_data_write");
-  s.file->Flush();
-  s.Hook("after_data_flush");
-  // Only now do readers (and a resume) see the round.
-  internal::WriteCommitted(*s.index_group, next);
-  s.file->Flush();
-  s.committed = next;
-  s.Hook("after_commit");
-  ++s.rounds;
 }
 
 void EpisodeStoreWriter::Finalize() {

@@ -133,6 +133,11 @@ class EpisodeStoreWriter {
  private:
   struct State;
   explicit EpisodeStoreWriter(std::unique_ptr<State> state);
+  // The stages of AppendRound: every dataset grown to the round's end (collective), then this
+  // rank's rows written from store row first_step / first_episode on.
+  void ExtendColumns(int64_t steps, int64_t obs_rows, int64_t episodes);
+  void WriteRows(const std::vector<EpisodeRecord>& mine, int64_t first_step, int64_t first_episode,
+                 int64_t steps);
   std::unique_ptr<State> state_;
 };
 

@@ -222,6 +222,8 @@ class Validator {
     return values;
   }
 
+  // long function: the index checks in the order a reader of the report expects (counts,
+  // then each column's rows against the committed counts); each is a few independent lines.
   void CheckIndex() {
     const std::vector<IndexColumn> columns = internal::IndexColumns(layout_);
     start_step_ = ReadIndexColumn<int64_t>(columns[0]);
@@ -441,6 +443,8 @@ class Validator {
     }
   }
 
+  // long function: every attribute and view of one demo against the store, one independent
+  // check after another, each reported on its own.
   void CheckDemo(const h5::Group& demo, int64_t episode) {
     const size_t e = static_cast<size_t>(episode);
     const auto check_int = [&](std::string_view name, std::optional<int64_t> expected) {

@@ -119,6 +119,8 @@ void DampedLeastSquaresController::Update(const mjModel* model, const ArmLayout&
   Solve(model, arm, target_.data(), &q_target_);
 }
 
+// long function: one damped-least-squares solve (Jacobian, damped inverse, null-space pull,
+// joint clipping) on shared scratch arrays; the steps only make sense together.
 double DampedLeastSquaresController::Solve(const mjModel* model, const ArmLayout& arm,
                                            const double position[3],
                                            std::array<double, kArmJoints>* q_io) {

@@ -40,6 +40,8 @@ std::vector<std::string> RandomizationConditionNames() {
           "object_size", "lighting", "gravity", "camera", "materials", "table", "timestep"};
 }
 
+// long function: the table of presets and single-parameter switches, kept in one place so
+// the conditions can be compared side by side.
 RandomizationConfig RandomizationCondition(const std::string& name) {
   RandomizationConfig c;  // clean: nothing enabled
   if (name == "clean") return c;
@@ -226,174 +228,214 @@ void Randomizer::RestoreNominal(mjModel* m) const {
   m->opt.timestep = n->opt.timestep;
 }
 
+// The groups draw in a fixed order, each drawing its values whether or not it is enabled, so a
+// parameter gets the same value under every condition that enables it.
 const std::vector<AppliedValue>& Randomizer::Apply(RandomStream* stream, mjModel* m) {
   RestoreNominal(m);
   applied_.clear();
+  ApplyLighting(stream, m);
+  ApplyCameras(stream, m);
+  ApplyMaterials(stream, m);
+  ApplyFriction(stream, m);
+  // Mass (drawn here) and object size (drawn after the gains) share body_mass/body_inertia.
+  const double mass_scale = Draw(stream, config_.mass_scale);
+  ApplyDamping(stream, m);
+  ApplyGains(stream, m);
+  ApplyMassAndSize(stream, mass_scale, m);
+  ApplyTable(stream, m);
+  ApplyGravity(stream, m);
+  ApplyTimestep(stream, m);
+  return applied_;
+}
+
+void Randomizer::Report(const char* name, double value) { applied_.push_back({name, value}); }
+
+// 1. Lighting: one diffuse scale and one direction offset for every light.
+void Randomizer::ApplyLighting(RandomStream* stream, mjModel* m) {
   const RandomizationConfig& c = config_;
   const mjModel* n = nominal_;
-  auto report = [this](const char* name, double value) { applied_.push_back({name, value}); };
-
-  // 1. Lighting: one diffuse scale and one direction offset for every light.
-  {
-    const double diffuse = Draw(stream, c.light_diffuse_scale);
-    double offset[3];
-    for (double& o : offset) o = Symmetric(stream, c.light_direction_noise);
-    if (c.lighting && n->nlight > 0) {
-      for (int l = 0; l < n->nlight; ++l) {
-        double dir[3];
-        for (int k = 0; k < 3; ++k) dir[k] = n->light_dir[3 * l + k] + offset[k];
-        dir[2] = std::min(dir[2], -0.1);  // keep lights pointing down at the scene
-        const double norm = std::sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]);
-        for (int k = 0; k < 3; ++k) {
-          m->light_dir[3 * l + k] = dir[k] / norm;
-          m->light_diffuse[3 * l + k] =
-              static_cast<float>(std::clamp(n->light_diffuse[3 * l + k] * diffuse, 0.0, 1.0));
-        }
-      }
-      report("lighting.diffuse_scale", diffuse);
-      report("lighting.direction_dx", offset[0]);
-      report("lighting.direction_dy", offset[1]);
-      report("lighting.direction_dz", offset[2]);
-    }
-  }
-  // 2. Cameras: one position offset and one fovy change for every camera.
-  {
-    double offset[3];
-    for (double& o : offset) o = Symmetric(stream, c.camera_position_noise);
-    const double fovy = Symmetric(stream, c.camera_fovy_noise);
-    if (c.camera && n->ncam > 0) {
-      for (int cam = 0; cam < n->ncam; ++cam) {
-        for (int k = 0; k < 3; ++k) m->cam_pos[3 * cam + k] = n->cam_pos[3 * cam + k] + offset[k];
-        m->cam_fovy[cam] = std::clamp(n->cam_fovy[cam] + fovy, 10.0, 160.0);
-      }
-      report("camera.dx", offset[0]);
-      report("camera.dy", offset[1]);
-      report("camera.dz", offset[2]);
-      report("camera.fovy_delta", fovy);
-    }
-  }
-  // 3. Materials and material-less geom colours: independent noise per channel, alpha kept.
-  {
-    double total_shift = 0.0;
-    int channels = 0;
-    auto perturb = [&](float* rgba, const float* nominal) {
+  const double diffuse = Draw(stream, c.light_diffuse_scale);
+  double offset[3];
+  for (double& o : offset) o = Symmetric(stream, c.light_direction_noise);
+  if (c.lighting && n->nlight > 0) {
+    for (int l = 0; l < n->nlight; ++l) {
+      double dir[3];
+      for (int k = 0; k < 3; ++k) dir[k] = n->light_dir[3 * l + k] + offset[k];
+      dir[2] = std::min(dir[2], -0.1);  // keep lights pointing down at the scene
+      const double norm = std::sqrt(dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]);
       for (int k = 0; k < 3; ++k) {
-        const double shifted = std::clamp(nominal[k] + Symmetric(stream, c.color_noise), 0.0, 1.0);
-        if (c.materials) {
-          total_shift += std::abs(shifted - nominal[k]);
-          ++channels;
-          rgba[k] = static_cast<float>(shifted);
-        }
+        m->light_dir[3 * l + k] = dir[k] / norm;
+        m->light_diffuse[3 * l + k] =
+            static_cast<float>(std::clamp(n->light_diffuse[3 * l + k] * diffuse, 0.0, 1.0));
+      }
+    }
+    Report("lighting.diffuse_scale", diffuse);
+    Report("lighting.direction_dx", offset[0]);
+    Report("lighting.direction_dy", offset[1]);
+    Report("lighting.direction_dz", offset[2]);
+  }
+}
+
+// 2. Cameras: one position offset and one fovy change for every camera.
+void Randomizer::ApplyCameras(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  double offset[3];
+  for (double& o : offset) o = Symmetric(stream, c.camera_position_noise);
+  const double fovy = Symmetric(stream, c.camera_fovy_noise);
+  if (c.camera && n->ncam > 0) {
+    for (int cam = 0; cam < n->ncam; ++cam) {
+      for (int k = 0; k < 3; ++k) m->cam_pos[3 * cam + k] = n->cam_pos[3 * cam + k] + offset[k];
+      m->cam_fovy[cam] = std::clamp(n->cam_fovy[cam] + fovy, 10.0, 160.0);
+    }
+    Report("camera.dx", offset[0]);
+    Report("camera.dy", offset[1]);
+    Report("camera.dz", offset[2]);
+    Report("camera.fovy_delta", fovy);
+  }
+}
+
+// 3. Materials and material-less geom colours: independent noise per channel, alpha kept.
+void Randomizer::ApplyMaterials(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  double total_shift = 0.0;
+  int channels = 0;
+  auto perturb = [&](float* rgba, const float* nominal) {
+    for (int k = 0; k < 3; ++k) {
+      const double shifted = std::clamp(nominal[k] + Symmetric(stream, c.color_noise), 0.0, 1.0);
+      if (c.materials) {
+        total_shift += std::abs(shifted - nominal[k]);
+        ++channels;
+        rgba[k] = static_cast<float>(shifted);
+      }
+    }
+  };
+  for (int mat = 0; mat < n->nmat; ++mat) perturb(m->mat_rgba + 4 * mat, n->mat_rgba + 4 * mat);
+  for (int g = 0; g < n->ngeom; ++g) {
+    if (n->geom_matid[g] < 0) perturb(m->geom_rgba + 4 * g, n->geom_rgba + 4 * g);
+  }
+  if (c.materials) Report("materials.mean_abs_shift", channels > 0 ? total_shift / channels : 0);
+}
+
+// 4. Friction: one scale each for the object, the finger pads and the table (all components).
+void Randomizer::ApplyFriction(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  const double object = Draw(stream, c.friction_scale);
+  const double fingers = Draw(stream, c.friction_scale);
+  const double table = Draw(stream, c.friction_scale);
+  if (c.friction) {
+    auto scale = [&](const std::vector<int>& geoms, double s) {
+      for (int g : geoms) {
+        for (int k = 0; k < 3; ++k) m->geom_friction[3 * g + k] = n->geom_friction[3 * g + k] * s;
       }
     };
-    for (int mat = 0; mat < n->nmat; ++mat) perturb(m->mat_rgba + 4 * mat, n->mat_rgba + 4 * mat);
-    for (int g = 0; g < n->ngeom; ++g) {
-      if (n->geom_matid[g] < 0) perturb(m->geom_rgba + 4 * g, n->geom_rgba + 4 * g);
-    }
-    if (c.materials) report("materials.mean_abs_shift", channels > 0 ? total_shift / channels : 0);
+    scale(object_geoms_, object);
+    scale(finger_geoms_, fingers);
+    scale(table_geoms_, table);
+    if (!object_geoms_.empty()) Report("friction.object", object);
+    if (!finger_geoms_.empty()) Report("friction.fingers", fingers);
+    if (!table_geoms_.empty()) Report("friction.table", table);
   }
-  // 4. Friction: one scale each for the object, the finger pads and the table (all components).
-  {
-    const double object = Draw(stream, c.friction_scale);
-    const double fingers = Draw(stream, c.friction_scale);
-    const double table = Draw(stream, c.friction_scale);
-    if (c.friction) {
-      auto scale = [&](const std::vector<int>& geoms, double s) {
-        for (int g : geoms) {
-          for (int k = 0; k < 3; ++k) m->geom_friction[3 * g + k] = n->geom_friction[3 * g + k] * s;
-        }
-      };
-      scale(object_geoms_, object);
-      scale(finger_geoms_, fingers);
-      scale(table_geoms_, table);
-      if (!object_geoms_.empty()) report("friction.object", object);
-      if (!finger_geoms_.empty()) report("friction.fingers", fingers);
-      if (!table_geoms_.empty()) report("friction.table", table);
-    }
+}
+
+// 6. Damping, indexed by DOF.
+void Randomizer::ApplyDamping(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  const double arm = Draw(stream, c.damping_scale);
+  const double fingers = Draw(stream, c.damping_scale);
+  if (c.damping) {
+    for (int dof : arm_dofs_) m->dof_damping[dof] = n->dof_damping[dof] * arm;
+    for (int dof : finger_dofs_) m->dof_damping[dof] = n->dof_damping[dof] * fingers;
+    Report("damping.arm", arm);
+    if (!finger_dofs_.empty()) Report("damping.fingers", fingers);
   }
-  // 5 and 8 share body_mass/body_inertia: draw both, then combine.
-  const double mass_scale = Draw(stream, c.mass_scale);
-  // 6. Damping, indexed by DOF.
-  {
-    const double arm = Draw(stream, c.damping_scale);
-    const double fingers = Draw(stream, c.damping_scale);
-    if (c.damping) {
-      for (int dof : arm_dofs_) m->dof_damping[dof] = n->dof_damping[dof] * arm;
-      for (int dof : finger_dofs_) m->dof_damping[dof] = n->dof_damping[dof] * fingers;
-      report("damping.arm", arm);
-      if (!finger_dofs_.empty()) report("damping.fingers", fingers);
-    }
-  }
-  // 7. Gains: kp (gainprm[0], -biasprm[1]) and kv (-biasprm[2]) scaled together, so the servo's
-  // equilibrium stays at ctrl and only its stiffness and damping change.
-  {
-    const double arm = Draw(stream, c.gain_scale);
-    const double gripper = Draw(stream, c.gain_scale);
-    if (c.gains) {
-      auto scale = [&](const std::vector<int>& actuators, double s) {
-        for (int a : actuators) {
-          m->actuator_gainprm[mjNGAIN * a] = n->actuator_gainprm[mjNGAIN * a] * s;
-          m->actuator_biasprm[mjNBIAS * a + 1] = n->actuator_biasprm[mjNBIAS * a + 1] * s;
-          m->actuator_biasprm[mjNBIAS * a + 2] = n->actuator_biasprm[mjNBIAS * a + 2] * s;
-        }
-      };
-      scale(arm_actuators_, arm);
-      scale(gripper_actuators_, gripper);
-      report("gains.arm", arm);
-      if (!gripper_actuators_.empty()) report("gains.gripper", gripper);
-    }
-  }
-  // 8. Object size: geometry and bounding radius scale by s; at constant density mass scales by
-  // s^3 and inertia by s^5.
-  const double size = Draw(stream, c.size_scale);
-  {
-    const bool mass_on = c.mass && !object_bodies_.empty();
-    const bool size_on = c.object_size && !object_bodies_.empty();
-    if (size_on) {
-      for (int g : object_geoms_) {
-        for (int k = 0; k < 3; ++k) m->geom_size[3 * g + k] = n->geom_size[3 * g + k] * size;
-        m->geom_rbound[g] = n->geom_rbound[g] * size;
+}
+
+// 7. Gains: kp (gainprm[0], -biasprm[1]) and kv (-biasprm[2]) scaled together, so the servo's
+// equilibrium stays at ctrl and only its stiffness and damping change.
+void Randomizer::ApplyGains(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  const double arm = Draw(stream, c.gain_scale);
+  const double gripper = Draw(stream, c.gain_scale);
+  if (c.gains) {
+    auto scale = [&](const std::vector<int>& actuators, double s) {
+      for (int a : actuators) {
+        m->actuator_gainprm[mjNGAIN * a] = n->actuator_gainprm[mjNGAIN * a] * s;
+        m->actuator_biasprm[mjNBIAS * a + 1] = n->actuator_biasprm[mjNBIAS * a + 1] * s;
+        m->actuator_biasprm[mjNBIAS * a + 2] = n->actuator_biasprm[mjNBIAS * a + 2] * s;
       }
-    }
-    const double s = size_on ? size : 1.0;
-    const double mass_factor = (mass_on ? mass_scale : 1.0) * s * s * s;
-    const double inertia_factor = (mass_on ? mass_scale : 1.0) * s * s * s * s * s;
-    for (int b : object_bodies_) {
-      m->body_mass[b] = n->body_mass[b] * mass_factor;
-      for (int k = 0; k < 3; ++k)
-        m->body_inertia[3 * b + k] = n->body_inertia[3 * b + k] * inertia_factor;
-    }
-    if (mass_on) report("mass.object", mass_scale);
-    if (size_on) report("object_size.scale", size);
+    };
+    scale(arm_actuators_, arm);
+    scale(gripper_actuators_, gripper);
+    Report("gains.arm", arm);
+    if (!gripper_actuators_.empty()) Report("gains.gripper", gripper);
   }
-  // 9. Table position in the plane, relative to where the model puts it.
-  {
-    const double dx = Symmetric(stream, c.table_position_noise);
-    const double dy = Symmetric(stream, c.table_position_noise);
-    if (c.table && table_body_ >= 0) {
-      m->body_pos[3 * table_body_] = n->body_pos[3 * table_body_] + dx;
-      m->body_pos[3 * table_body_ + 1] = n->body_pos[3 * table_body_ + 1] + dy;
-      report("table.dx", dx);
-      report("table.dy", dy);
-    }
-  }
-  // 10. Gravity.
-  {
-    const double dz = Symmetric(stream, c.gravity_noise);
-    if (c.gravity) {
-      m->opt.gravity[2] = n->opt.gravity[2] + dz;
-      report("gravity.z", m->opt.gravity[2]);
+}
+
+// 8. Object size: geometry and bounding radius scale by s; at constant density mass scales by
+// s^3 and inertia by s^5.
+void Randomizer::ApplyMassAndSize(RandomStream* stream, double mass_scale, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  const double size = Draw(stream, c.size_scale);
+  const bool mass_on = c.mass && !object_bodies_.empty();
+  const bool size_on = c.object_size && !object_bodies_.empty();
+  if (size_on) {
+    for (int g : object_geoms_) {
+      for (int k = 0; k < 3; ++k) m->geom_size[3 * g + k] = n->geom_size[3 * g + k] * size;
+      m->geom_rbound[g] = n->geom_rbound[g] * size;
     }
   }
-  // 11. Timestep (the env recomputes its number of substeps from it).
-  {
-    const double scale = Draw(stream, c.timestep_scale);
-    if (c.timestep) {
-      m->opt.timestep = n->opt.timestep * scale;
-      report("timestep", m->opt.timestep);
-    }
+  const double s = size_on ? size : 1.0;
+  const double mass_factor = (mass_on ? mass_scale : 1.0) * s * s * s;
+  const double inertia_factor = (mass_on ? mass_scale : 1.0) * s * s * s * s * s;
+  for (int b : object_bodies_) {
+    m->body_mass[b] = n->body_mass[b] * mass_factor;
+    for (int k = 0; k < 3; ++k)
+      m->body_inertia[3 * b + k] = n->body_inertia[3 * b + k] * inertia_factor;
   }
-  return applied_;
+  if (mass_on) Report("mass.object", mass_scale);
+  if (size_on) Report("object_size.scale", size);
+}
+
+// 9. Table position in the plane, relative to where the model puts it.
+void Randomizer::ApplyTable(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  const double dx = Symmetric(stream, c.table_position_noise);
+  const double dy = Symmetric(stream, c.table_position_noise);
+  if (c.table && table_body_ >= 0) {
+    m->body_pos[3 * table_body_] = n->body_pos[3 * table_body_] + dx;
+    m->body_pos[3 * table_body_ + 1] = n->body_pos[3 * table_body_ + 1] + dy;
+    Report("table.dx", dx);
+    Report("table.dy", dy);
+  }
+}
+
+// 10. Gravity.
+void Randomizer::ApplyGravity(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  const double dz = Symmetric(stream, c.gravity_noise);
+  if (c.gravity) {
+    m->opt.gravity[2] = n->opt.gravity[2] + dz;
+    Report("gravity.z", m->opt.gravity[2]);
+  }
+}
+
+// 11. Timestep (the env recomputes its number of substeps from it).
+void Randomizer::ApplyTimestep(RandomStream* stream, mjModel* m) {
+  const RandomizationConfig& c = config_;
+  const mjModel* n = nominal_;
+  const double scale = Draw(stream, c.timestep_scale);
+  if (c.timestep) {
+    m->opt.timestep = n->opt.timestep * scale;
+    Report("timestep", m->opt.timestep);
+  }
 }
 
 }  // namespace simscale::sim

@@ -74,6 +74,18 @@ class Randomizer {
 
  private:
   void RestoreNominal(mjModel* model) const;
+  // One per group, in Apply's draw order.
+  void ApplyLighting(RandomStream* stream, mjModel* m);
+  void ApplyCameras(RandomStream* stream, mjModel* m);
+  void ApplyMaterials(RandomStream* stream, mjModel* m);
+  void ApplyFriction(RandomStream* stream, mjModel* m);
+  void ApplyDamping(RandomStream* stream, mjModel* m);
+  void ApplyGains(RandomStream* stream, mjModel* m);
+  void ApplyMassAndSize(RandomStream* stream, double mass_scale, mjModel* m);
+  void ApplyTable(RandomStream* stream, mjModel* m);
+  void ApplyGravity(RandomStream* stream, mjModel* m);
+  void ApplyTimestep(RandomStream* stream, mjModel* m);
+  void Report(const char* name, double value);
 
   const mjModel* nominal_;
   RandomizationConfig config_;

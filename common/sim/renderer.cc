@@ -82,6 +82,7 @@ class LibraryHandle {
 class EglContext : public GlContext {
  public:
   // Throws RenderError on failure with the step that failed.
+  // long function: the EGL bring-up is one sequence of calls, each failure named by its step.
   EglContext(bool use_device_platform) : lib_("libEGL.so.1") {
     if (!lib_.ok()) throw RenderError("cannot load libEGL.so.1: " + LibraryHandle::LastError());
     get_proc_ = lib_.Get<PFNEGLGETPROCADDRESSPROC>("eglGetProcAddress");
