@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/core/log.h"
+#include "common/core/preemption.h"
 #include "common/rl/checkpoint.h"
 #include "common/rl/collector.h"
 #include "common/rl/normalizer.h"
@@ -128,7 +129,20 @@ int Run(const PpoConfig& config, const config::Schema& schema, const mpi::Commun
   const auto start = Clock::now();
   Progress p;
   p.updates = updates;
+  const auto checkpoint = [&] {
+    if (!comm.is_root()) return;
+    rl::SaveCheckpoint(run_dir, model, learner.optimizer(), observations, rewards,
+                       {p.update, p.global_step}, schema.ToYaml());
+  };
   for (p.update = 1; p.update <= updates; ++p.update) {
+    // Any rank's signal stops every rank, after a checkpoint of the last finished update.
+    if (comm.AllReduce<int>(preemption::Requested() ? 1 : 0, mpi::ReduceOp::kMax) != 0) {
+      --p.update;
+      checkpoint();
+      log::Warn("ppo_vec: {} after update {}: checkpoint written, exiting {}",
+                preemption::SignalName(), p.update, kPreemptedExitCode);
+      return kPreemptedExitCode;
+    }
     const double frac = 1.0 - static_cast<double>(p.update - 1) / static_cast<double>(updates);
     p.lr = config.anneal_lr ? frac * ppo.lr : ppo.lr;
     rl::EpisodeStats local;
