@@ -5,6 +5,7 @@
 
 #include "common/app/tool.h"
 #include "common/config/config.h"
+#include "common/rl/ppo_options.h"
 
 namespace simscale::ppo {
 
@@ -14,10 +15,16 @@ struct PpoConfig {
   int64_t num_envs = 16;  // per rank
   int64_t total_steps = 1000000;
   int64_t rollout_steps = 128;  // per env per update
-  double lr = 3e-4;
-  double gamma = 0.99;
-  double gae_lambda = 0.95;
-  double clip_epsilon = 0.2;
+  int64_t max_steps = 0;        // episode step limit, 0: the env's default
+  int threads = 1;              // env-stepping threads per rank
+  int64_t hidden_size = 64;
+  int64_t hidden_layers = 2;
+  double initial_log_std = 0.0;
+  bool norm_obs = true;
+  bool norm_reward = true;
+  bool anneal_lr = true;
+  int64_t checkpoint_every = 0;  // updates; 0: only the final checkpoint
+  rl::PpoOptions ppo;            // lr, gamma, gae_lambda, clip_epsilon, epochs, ... (ppo.*)
 };
 
 void DeclareOptions(config::Schema* schema, PpoConfig* config);

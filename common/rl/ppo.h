@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "common/models/optimizer.h"
+#include "common/mpi/mpi.h"
+#include "common/rl/actor_critic.h"
+#include "common/rl/ppo_options.h"
+#include "common/rl/rollout_buffer.h"
+#include "common/train/grad_sync.h"
+
+namespace simscale::rl {
+
+// What one update reports, means over every rank's samples (CleanRL's charts). The losses, KL and
+// clip fraction are means over all minibatches of all epochs.
+struct UpdateMetrics {
+  double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
+  double explained_variance = 0, grad_norm = 0;
+};
+
+// The PPO update, DD-PPO style: every rank holds the rollout of its own envs (global indices
+// [first_env_index, first_env_index + N)); each epoch permutes the GLOBAL sample indices
+// (t * total_envs + global env) with a permutation drawn from (seed, update, epoch) — the same on
+// every rank — and each minibatch is a slice of it. A rank computes the loss over its own
+// samples of the minibatch, divided by the global minibatch size, and the gradients are summed
+// over ranks: R ranks x N/R envs take the steps of 1 rank x N envs (up to float regrouping).
+class PpoLearner {
+ public:
+  PpoLearner(ActorCritic model, const PpoOptions& options, const mpi::Communicator& comm,
+             int64_t first_env_index, int64_t local_envs, int64_t total_envs);
+
+  // Collective. Computes the advantages of `buffer` (GAE) and runs the epochs at learning rate lr.
+  UpdateMetrics Update(RolloutBuffer* buffer, int64_t update, double lr);
+
+  models::FusedAdamW& optimizer() { return *optimizer_; }
+
+ private:
+  struct MinibatchSums;
+  struct Batch {
+    torch::Tensor observations, actions, log_probs, values, advantages, returns;
+  };
+  Batch ToTensors(const RolloutBuffer& buffer) const;
+  // This rank's rows (t * N + k) of each minibatch of one epoch.
+  std::vector<std::vector<int64_t>> LocalMinibatches(int64_t steps, int64_t update,
+                                                     int64_t epoch) const;
+  void MinibatchStep(const Batch& batch, const std::vector<int64_t>& rows, int64_t global_size,
+                     MinibatchSums* sums);
+  torch::Tensor NormalizedAdvantages(const torch::Tensor& advantages) const;
+  double ExplainedVariance(const RolloutBuffer& buffer) const;
+
+  ActorCritic model_;
+  PpoOptions options_;
+  const mpi::Communicator& comm_;
+  int64_t first_env_index_, local_envs_, total_envs_;
+  std::unique_ptr<models::FusedAdamW> optimizer_;
+  std::unique_ptr<train::GradientBuckets> grads_;
+  std::unique_ptr<train::GradientSync> sync_;
+};
+
+}  // namespace simscale::rl

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+
+// Torch-free, so configs can hold them without LibTorch.
+namespace simscale::rl {
+
+struct PpoOptions {
+  double lr = 3e-4;
+  double gamma = 0.99;
+  double gae_lambda = 0.95;
+  int64_t epochs = 10;
+  int64_t minibatches = 32;  // per epoch, over the global batch (all ranks' samples)
+  double clip_epsilon = 0.2;
+  bool clip_value_loss = true;
+  bool normalize_advantages = true;
+  double ent_coef = 0.0;
+  double vf_coef = 0.5;
+  double max_grad_norm = 0.5;  // 0: no clipping
+  uint64_t seed = 0;
+};
+
+}  // namespace simscale::rl
