@@ -83,6 +83,23 @@ int64_t NumUpdates(const PpoConfig& c, const mpi::Communicator& comm) {
   return updates;
 }
 
+// --resume is not implemented yet: refuse it rather than start over silently; an existing run is
+// replaced only with --overwrite.
+void CheckRunDirectory(const PpoConfig& c) {
+  if (c.run.resume) {
+    throw InvalidArgumentError(
+        "ppo_vec --resume: continuing a PPO run is not implemented yet; start a new run (another "
+        "--output, or --overwrite)");
+  }
+  const fs::path run_dir = c.run.output;
+  if (!c.run.overwrite && fs::exists(run_dir / "metrics.jsonl")) {
+    throw InvalidArgumentError(fmt::format(
+        "run directory '{}' already holds a PPO run; pass --overwrite to replace it or choose "
+        "another --output",
+        run_dir.string()));
+  }
+}
+
 void LogProgress(const Progress& p, const rl::UpdateMetrics& m) {
   const double n = p.episodes.episodes;
   log::Info(
@@ -97,6 +114,7 @@ void LogProgress(const Progress& p, const rl::UpdateMetrics& m) {
 
 int Run(const PpoConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
   const int64_t updates = NumUpdates(config, comm);
+  mpi::RunAgreed(comm, [&] { CheckRunDirectory(config); });
   const fs::path run_dir = config.run.output;
   app::WriteResolvedConfig(schema, comm, run_dir / "config.yaml");
   // PPO's networks are tiny: one intra-op thread per rank; the cores go to the envs and ranks.

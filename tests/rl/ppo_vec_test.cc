@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/core/atomic_file.h"
 #include "tests/support/process.h"
 
 namespace simscale {
@@ -108,6 +109,22 @@ TEST_F(PpoVecTest, BadConfigExitsTwoNamingTheKey) {
   EXPECT_EQ(steps.exit_code, 2) << steps.output;
   EXPECT_NE(steps.output.find("ppo.total_steps"), std::string::npos) << steps.output;
   EXPECT_FALSE(fs::exists(dir_ / "bad" / "metrics.jsonl"));
+}
+
+// Resuming a PPO run is not implemented: the flag is refused, not silently ignored, and a run
+// directory is not replaced without --overwrite.
+TEST_F(PpoVecTest, ResumeIsRefusedAndARunIsNotOverwrittenByAccident) {
+  const auto resume = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "r").string() +
+                                 " --resume --log.level warn");
+  EXPECT_EQ(resume.exit_code, 2) << resume.output;
+  EXPECT_NE(resume.output.find("not implemented yet"), std::string::npos) << resume.output;
+  fs::create_directories(dir_ / "taken");
+  WriteFileAtomic(dir_ / "taken" / "metrics.jsonl", "{}\n");
+  const auto taken = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "taken").string() +
+                                " " + std::string(kSmall));
+  EXPECT_EQ(taken.exit_code, 2) << taken.output;
+  EXPECT_NE(taken.output.find("--overwrite"), std::string::npos) << taken.output;
+  EXPECT_EQ(ReadFile(dir_ / "taken" / "metrics.jsonl"), "{}\n");
 }
 
 TEST_F(PpoVecTest, SigtermWritesACheckpointAndExits75) {
