@@ -147,10 +147,14 @@ int Run(const PpoConfig& config, const config::Schema& schema, const mpi::Commun
   const auto start = Clock::now();
   Progress p;
   p.updates = updates;
+  std::vector<std::string> observation_keys;
+  for (const auto& field : env.env(0).observation_spec().fields()) {
+    observation_keys.push_back(field.name);
+  }
   const auto checkpoint = [&] {
     if (!comm.is_root()) return;
     rl::SaveCheckpoint(run_dir, model, learner.optimizer(), observations, rewards,
-                       {p.update, p.global_step}, schema.ToYaml());
+                       {p.update, p.global_step, config.env, observation_keys}, schema.ToYaml());
   };
   for (p.update = 1; p.update <= updates; ++p.update) {
     // Any rank's signal stops every rank, after a checkpoint of the last finished update.
@@ -173,10 +177,8 @@ int Run(const PpoConfig& config, const config::Schema& schema, const mpi::Commun
     if (comm.is_root()) WriteMetrics(&metrics, p, m);
     LogProgress(p, m);
     const bool last = p.update == updates;
-    if (comm.is_root() &&
-        (last || (config.checkpoint_every > 0 && p.update % config.checkpoint_every == 0))) {
-      rl::SaveCheckpoint(run_dir, model, learner.optimizer(), observations, rewards,
-                         {p.update, p.global_step}, schema.ToYaml());
+    if (last || (config.checkpoint_every > 0 && p.update % config.checkpoint_every == 0)) {
+      checkpoint();
     }
   }
   return 0;

@@ -12,12 +12,10 @@ namespace simscale::models {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kStepPrefix = "step_";
 constexpr const char* kEmaPrefix = "ema_";
 
-std::optional<int64_t> StepOf(const fs::path& path) {
+std::optional<int64_t> StepOf(const fs::path& path, const std::string& prefix) {
   const std::string name = path.filename().string();
-  const std::string prefix = kStepPrefix;
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) {
     return std::nullopt;
   }
@@ -30,14 +28,16 @@ std::optional<int64_t> StepOf(const fs::path& path) {
 }
 
 // Complete checkpoints under <run_dir>/checkpoints, oldest first.
-std::vector<std::pair<int64_t, fs::path>> CompleteCheckpoints(const fs::path& run_dir) {
+std::vector<std::pair<int64_t, fs::path>> CompleteCheckpoints(const fs::path& run_dir,
+                                                              const char* prefix) {
   std::vector<std::pair<int64_t, fs::path>> found;
   const fs::path root = run_dir / "checkpoints";
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return found;
   for (const auto& entry : fs::directory_iterator(root)) {
     if (!entry.is_directory()) continue;
-    if (const auto step = StepOf(entry.path()); step && IsCompleteCheckpoint(entry.path())) {
+    if (const auto step = StepOf(entry.path(), prefix);
+        step && IsCompleteCheckpoint(entry.path())) {
       found.emplace_back(*step, entry.path());
     }
   }
@@ -52,23 +52,23 @@ bool IsCompleteCheckpoint(const fs::path& dir) {
   return fs::is_regular_file(dir / kCheckpointMarker, ec);
 }
 
-fs::path CheckpointDirectory(const fs::path& run_dir, int64_t step) {
-  return run_dir / "checkpoints" / fmt::format("{}{:09d}", kStepPrefix, step);
+fs::path CheckpointDirectory(const fs::path& run_dir, int64_t step, const char* prefix) {
+  return run_dir / "checkpoints" / fmt::format("{}{:09d}", prefix, step);
 }
 
 fs::path EmaCheckpointDirectory(const fs::path& checkpoint) {
   return checkpoint.parent_path() / (kEmaPrefix + checkpoint.filename().string());
 }
 
-std::optional<fs::path> FindLatestCompleteCheckpoint(const fs::path& run_dir) {
-  const auto found = CompleteCheckpoints(run_dir);
+std::optional<fs::path> FindLatestCompleteCheckpoint(const fs::path& run_dir, const char* prefix) {
+  const auto found = CompleteCheckpoints(run_dir, prefix);
   if (found.empty()) return std::nullopt;
   return found.back().second;
 }
 
 std::vector<fs::path> PruneCheckpoints(const fs::path& run_dir, int64_t keep_last) {
   CheckArgument(keep_last >= 1, "checkpoints to keep", keep_last, "an integer >= 1");
-  const auto found = CompleteCheckpoints(run_dir);
+  const auto found = CompleteCheckpoints(run_dir, kTrainCheckpointPrefix);
   std::vector<fs::path> removed;
   const auto excess = static_cast<int64_t>(found.size()) - keep_last;
   for (int64_t i = 0; i < excess; ++i) {

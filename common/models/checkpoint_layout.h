@@ -9,22 +9,26 @@
 // format (checkpoint.h) that needs no LibTorch, for tools that only look for checkpoints.
 //   <run_dir>/checkpoints/step_<step, 9 digits>/      a checkpoint (complete once COMPLETE exists)
 //   <run_dir>/checkpoints/ema_step_<step, 9 digits>/  the EMA weights saved with it, if any
+//   <run_dir>/checkpoints/update_<update, 9 digits>/  a PPO checkpoint (ppo_vec, common/rl)
 namespace simscale::models {
 
 inline constexpr const char* kCheckpointMarker = "COMPLETE";
+inline constexpr const char* kTrainCheckpointPrefix = "step_";
+inline constexpr const char* kPpoCheckpointPrefix = "update_";
 
 // True if `dir` holds a checkpoint whose completion marker exists.
 bool IsCompleteCheckpoint(const std::filesystem::path& dir);
 
 // <run_dir>/checkpoints/step_<step, 9 digits>
-std::filesystem::path CheckpointDirectory(const std::filesystem::path& run_dir, int64_t step);
+std::filesystem::path CheckpointDirectory(const std::filesystem::path& run_dir, int64_t step,
+                                          const char* prefix = kTrainCheckpointPrefix);
 
 // The directory of the EMA weights saved beside `checkpoint` (the one rule for its name).
 std::filesystem::path EmaCheckpointDirectory(const std::filesystem::path& checkpoint);
 
 // The complete checkpoint with the highest step under <run_dir>/checkpoints, if any.
 std::optional<std::filesystem::path> FindLatestCompleteCheckpoint(
-    const std::filesystem::path& run_dir);
+    const std::filesystem::path& run_dir, const char* prefix = kTrainCheckpointPrefix);
 
 // Removes all but the newest `keep_last` complete checkpoints, with their EMA siblings; returns
 // the checkpoints removed. Incomplete ones (a writer may still be at work) are left alone.

@@ -18,11 +18,14 @@ bool IsCheckpointPolicyName(const std::string& name) {
 fs::path ResolveCheckpoint(const fs::path& path, bool prefer_ema) {
   fs::path checkpoint = path;
   if (!models::IsCompleteCheckpoint(path)) {
-    const auto latest = models::FindLatestCompleteCheckpoint(path);
+    // A train_ddp run (step_*) or a ppo_vec run (update_*).
+    auto latest = models::FindLatestCompleteCheckpoint(path);
+    if (!latest) latest = models::FindLatestCompleteCheckpoint(path, models::kPpoCheckpointPrefix);
     if (!latest) {
       throw InvalidArgumentError(fmt::format(
           "policy '{}': expected scripted, random, a complete checkpoint directory or a run "
-          "directory holding checkpoints/step_*, found none of these",
+          "directory holding checkpoints/step_* (train_ddp) or checkpoints/update_* (ppo_vec), "
+          "found none of these",
           path.string()));
     }
     checkpoint = *latest;

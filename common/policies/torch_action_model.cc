@@ -9,6 +9,7 @@
 #include "common/models/checkpoint.h"
 #include "common/models/tokenizer.h"
 #include "common/policies/action_model.h"
+#include "common/rl/checkpoint.h"
 
 namespace simscale::policies {
 namespace {
@@ -87,6 +88,46 @@ class TorchActionModel : public ActionModel {
   torch::Tensor tokens_, mask_;
 };
 
+// A PPO run's actor (ppo_vec, common/rl): the deterministic policy, the mean action of the
+// Gaussian, on the observation normalised with the run's statistics, clipped to [-1, 1] as the
+// env clips it. Its input is the env's whole observation (the checkpoint names its slices).
+class PpoActionModel : public ActionModel {
+ public:
+  PpoActionModel(const std::filesystem::path& checkpoint, const ActionModelOptions& options)
+      : checkpoint_(rl::LoadPolicyCheckpoint(checkpoint)) {
+    at::set_num_threads(options.threads);
+    if (options.device == Device::kCuda) {
+      throw InvalidArgumentError("PPO policies run on the CPU (device 'cuda' requested)");
+    }
+    const rl::ActorCriticOptions& o = checkpoint_.model->options();
+    spec_.policy.env = checkpoint_.state.env;
+    spec_.policy.state_keys = checkpoint_.state.observation_keys;
+    spec_.state_dim = o.observation_size;
+    spec_.action_dim = o.action_size;
+    raw_.resize(static_cast<size_t>(o.observation_size));
+    normalized_.resize(raw_.size());
+  }
+
+  const models::ModelSpec& spec() const override { return spec_; }
+
+  void Predict(const ModelInputs& inputs, double* actions) override {
+    torch::NoGradGuard no_grad;
+    std::copy_n(inputs.state, raw_.size(), raw_.begin());
+    checkpoint_.observations.Normalize(raw_.data(), 1, normalized_.data());
+    const torch::Tensor observation =
+        torch::from_blob(normalized_.data(), {1, spec_.state_dim}, torch::kFloat32);
+    const torch::Tensor mean =
+        checkpoint_.model->ActionMean(observation).clamp(-1.0, 1.0).to(torch::kFloat64);
+    std::copy_n(mean.data_ptr<double>(), spec_.action_dim, actions);
+  }
+
+ private:
+  rl::PolicyCheckpoint checkpoint_;
+  models::ModelSpec spec_;
+  std::vector<double> raw_;
+  std::vector<float> normalized_;
+};
+
 }  // namespace
 }  // namespace simscale::policies
 
@@ -99,6 +140,10 @@ simscale_load_action_model(const simscale::policies::ActionModelRequest& request
   log::SetLevel(request.level);
   if (request.sink) log::SetSink(request.sink);
   try {
+    // A PPO checkpoint (ppo_vec) keeps its metadata in state.json, a train_ddp one in meta.yaml.
+    if (std::filesystem::exists(std::filesystem::path(request.checkpoint) / "state.json")) {
+      return new policies::PpoActionModel(request.checkpoint, request.options);
+    }
     return new policies::TorchActionModel(request.checkpoint, request.options);
   } catch (const std::exception& e) {
     *error = e.what();

@@ -99,6 +99,22 @@ TEST_F(PpoVecTest, DebugConfigBeatsTheInitialRandomPolicyOnReach) {
   EXPECT_GT(last, first + 0.5 * std::abs(first)) << "returns " << first << " -> " << last;
   EXPECT_GT(last_success, first_success + 0.2);
   EXPECT_TRUE(fs::exists(dir_ / "debug" / "checkpoints"));
+
+  // The run is a policy for the other tools: evaluate plays its deterministic (mean) action, so
+  // two evaluations give the same episodes, and it beats the random policy on the same layouts.
+  auto evaluate = [&](const std::string& policy, const std::string& out) {
+    const auto run = RunProcess(ToolPath("evaluate") + " --env reach --episodes 20 --seed 77 " +
+                                    "--policy " + policy + " --output " + (dir_ / out).string() +
+                                    " --overwrite --log.level warn",
+                                120);
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    return nlohmann::json::parse(ReadFile(dir_ / out / "results.json"));
+  };
+  const auto first_eval = evaluate((dir_ / "debug").string(), "eval_a");
+  const auto second_eval = evaluate((dir_ / "debug").string(), "eval_b");
+  const auto random_eval = evaluate("random", "eval_random");
+  EXPECT_EQ(first_eval["episodes_detail"], second_eval["episodes_detail"]);
+  EXPECT_GT(first_eval["return_mean"].get<double>(), random_eval["return_mean"].get<double>());
 }
 
 TEST_F(PpoVecTest, BadConfigExitsTwoNamingTheKey) {
