@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "common/policies/factory.h"
 #include "common/mpi/mpi.h"
+#include "common/policies/factory.h"
 
 namespace simscale::eval {
 

@@ -174,7 +174,8 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
     }
     const auto& t = it->second;
     expect(t.defined() && t.dim() == 4 && t.size(0) == b && t.size(1) == 3 &&
-               t.size(2) == s.policy.image_size && t.size(3) == s.policy.image_size && t.is_floating_point(),
+               t.size(2) == s.policy.image_size && t.size(3) == s.policy.image_size &&
+               t.is_floating_point(),
            fmt::format("images['{}']: expected float (B={}, 3, {}, {}), got {}", camera, b,
                        s.policy.image_size, s.policy.image_size, Shape(t)));
   }
@@ -192,10 +193,11 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
   const auto& a = batch.actions;
   if (a.defined()) {
     const bool single = a.dim() == 2 && s.policy.action_horizon == 1 && a.size(1) == s.action_dim;
-    const bool chunk = a.dim() == 3 && a.size(1) == s.policy.action_horizon && a.size(2) == s.action_dim;
+    const bool chunk =
+        a.dim() == 3 && a.size(1) == s.policy.action_horizon && a.size(2) == s.action_dim;
     expect(a.size(0) == b && (single || chunk) && a.is_floating_point(),
-           fmt::format("actions: expected float (B={}, {}, {}){}, got {}", b, s.policy.action_horizon,
-                       s.action_dim,
+           fmt::format("actions: expected float (B={}, {}, {}){}, got {}", b,
+                       s.policy.action_horizon, s.action_dim,
                        s.policy.action_horizon == 1 ? fmt::format(" or (B, {})", s.action_dim) : "",
                        Shape(a)));
   } else if (require_actions) {

@@ -11,7 +11,8 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
   const ModelSpec& s = options.spec;
   const VlaOptions& v = options.vla;
   const int64_t d = v.embed_dim;
-  CheckArgument(!s.policy.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
+  CheckArgument(!s.policy.cameras.empty(), "model.cameras", "[]",
+                "at least one camera for a vla model");
 
   VisionEncoderOptions vision;
   vision.image_size = s.policy.image_size;

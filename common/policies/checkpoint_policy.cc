@@ -75,11 +75,11 @@ void CheckpointPolicy::Act(const sim::RobotEnv& env, double* action) {
   ModelInputs inputs;
   inputs.state = state_.data();
   for (size_t c = 0; c < camera_ids_.size(); ++c) {
-    renderer_->Render(env.model(), env.data(), camera_ids_[c], &frame_);
-    images_[c] = frame_.rgb;
-    inputs.images.push_back(images_[c].data());
-    inputs.image_height = frame_.height;
-    inputs.image_width = frame_.width;
+    sim::CameraImage& image = images_[c];
+    renderer_->Render(env.model(), env.data(), camera_ids_[c], &image);
+    inputs.images.push_back(image.rgb.data());
+    inputs.image_height = image.height;
+    inputs.image_width = image.width;
   }
   if (policy.uses_language) inputs.instruction = &env.instruction();
   model_->Predict(inputs, chunk_.data());

@@ -39,8 +39,7 @@ class CheckpointPolicy : public envs::Policy {
   std::vector<float> state_;
   std::unique_ptr<sim::Renderer> renderer_;
   std::vector<int> camera_ids_;
-  std::vector<std::vector<uint8_t>> images_;
-  sim::CameraImage frame_;
+  std::vector<sim::CameraImage> images_;  // one per camera, rendered in place
   std::vector<double> chunk_;
 };
 

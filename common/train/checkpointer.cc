@@ -22,8 +22,9 @@ fs::path Checkpointer::Write(int64_t step, const std::string& extra, const model
     meta.resolved_config = config_yaml_;
     meta.extra = extra;
     if (average != nullptr && average->enabled()) {
-      average->WithAveragedWeights(
-          [&] { models::SaveCheckpoint(AveragedWeightsDirectory(dir), model, nullptr, meta); });
+      average->WithAveragedWeights([&] {
+        models::SaveCheckpoint(models::EmaCheckpointDirectory(dir), model, nullptr, meta);
+      });
     }
     models::SaveCheckpoint(dir, model, &optimizer, meta);
     models::PruneCheckpoints(run_dir_, keep_);  // with their EMA siblings
@@ -49,15 +50,12 @@ std::string Checkpointer::Restore(const fs::path& path, models::Policy* model,
   models::LoadModelState(path, model);
   model->to(device);
   models::LoadOptimizerState(path, optimizer);
-  if (average != nullptr && average->enabled() && fs::exists(AveragedWeightsDirectory(path))) {
-    average->Load(*models::LoadCheckpoint(AveragedWeightsDirectory(path), nullptr, device));
+  if (average != nullptr && average->enabled() &&
+      fs::exists(models::EmaCheckpointDirectory(path))) {
+    average->Load(*models::LoadCheckpoint(models::EmaCheckpointDirectory(path), nullptr, device));
   }
   last_ = path;
   return meta.extra;
-}
-
-fs::path AveragedWeightsDirectory(const fs::path& checkpoint) {
-  return models::EmaCheckpointDirectory(checkpoint);
 }
 
 }  // namespace simscale::train

@@ -48,8 +48,4 @@ class Checkpointer {
   std::filesystem::path last_;
 };
 
-// ema_step_<N> beside checkpoints/step_<N>: where the averaged weights of a checkpoint are (the
-// rule of models::EmaCheckpointDirectory).
-std::filesystem::path AveragedWeightsDirectory(const std::filesystem::path& checkpoint);
-
 }  // namespace simscale::train

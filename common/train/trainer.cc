@@ -43,13 +43,13 @@ int64_t MicroBatch(const TrainerOptions& o) {
 // One GPU per rank of a node when CUDA is there and wanted.
 torch::Device ChooseDevice(const TrainerOptions& o, const mpi::Communicator& comm) {
   const bool cuda_available = torch::cuda::is_available();
-  if (o.device == DeviceChoice::kCuda && !cuda_available) {
+  if (o.device == Device::kCuda && !cuda_available) {
     throw InvalidArgumentError(
         "train.device: 'cuda' requested but LibTorch sees no CUDA device "
         "(this LibTorch build may be CPU-only)");
   }
   torch::Device device = torch::kCPU;
-  if ((o.device == DeviceChoice::kAuto && cuda_available) || o.device == DeviceChoice::kCuda) {
+  if ((o.device == Device::kAuto && cuda_available) || o.device == Device::kCuda) {
     const int local = mpi::LocalRank(comm);
     device = torch::Device(torch::kCUDA, static_cast<int8_t>(local % torch::cuda::device_count()));
   }

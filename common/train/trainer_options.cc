@@ -14,18 +14,6 @@ const char* ToString(Precision precision) {
   return "?";
 }
 
-const char* ToString(DeviceChoice device) {
-  switch (device) {
-    case DeviceChoice::kAuto:
-      return "auto";
-    case DeviceChoice::kCpu:
-      return "cpu";
-    case DeviceChoice::kCuda:
-      return "cuda";
-  }
-  return "?";
-}
-
 const char* ToString(AllReduceBackend backend) {
   switch (backend) {
     case AllReduceBackend::kAuto:

@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 
+#include "common/core/device.h"
+
 // The trainer's options, torch-free so that tool configs can declare them without LibTorch.
 namespace simscale::train {
 
@@ -11,7 +13,6 @@ namespace simscale::train {
 // dynamic loss scaling (CUDA only).
 enum class Precision { kFp32, kBf16, kFp16 };
 // Where the model runs: kAuto takes a GPU when LibTorch sees one.
-enum class DeviceChoice { kAuto, kCpu, kCuda };
 // How gradients are summed over ranks: kAuto is NCCL on CUDA (when built with it), else MPI.
 enum class AllReduceBackend { kAuto, kMpi, kNccl };
 // Format of the run directory's metrics file (metrics.jsonl or metrics.csv).
@@ -19,7 +20,6 @@ enum class MetricsFormat { kJsonl, kCsv };
 
 // The word each value has in the config ("fp32", "auto", "nccl", "jsonl"), for logs and messages.
 const char* ToString(Precision precision);
-const char* ToString(DeviceChoice device);
 const char* ToString(AllReduceBackend backend);
 const char* ToString(MetricsFormat format);
 
@@ -45,7 +45,7 @@ struct TrainerOptions {
   double grad_clip = 1.0;      // global gradient-norm clip (0: off)
   Precision precision = Precision::kFp32;
   double ema_decay = 0.0;  // exponential moving average of the weights (0: off)
-  DeviceChoice device = DeviceChoice::kAuto;
+  Device device = Device::kAuto;
   AllReduceBackend allreduce = AllReduceBackend::kAuto;
   int64_t bucket_mb = 25;  // gradient bucket size
   int64_t prefetch = 4;    // batches prepared ahead by the loader thread

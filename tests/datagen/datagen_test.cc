@@ -32,8 +32,8 @@ class DatagenTest : public ::testing::Test {
   // `tool` datagen_mpi_faults is the same tool with crash injection (--fault.kill_at).
   testing_support::ProcessResult Datagen(int ranks, const std::string& args, fs::path output,
                                          const std::string& tool = "datagen_mpi") {
-    return RunProcess(MpiRun(ranks) + ToolPath(tool) + " " + args +
-                          " --output " + output.string() + " --log.level warn",
+    return RunProcess(MpiRun(ranks) + ToolPath(tool) + " " + args + " --output " + output.string() +
+                          " --log.level warn",
                       300);
   }
 

@@ -15,6 +15,7 @@
 #include "common/policies/factory.h"
 #include "common/policies/policy_spec.h"
 #include "common/rollout/episode.h"
+#include "common/sim/renderer.h"
 
 namespace simscale::policies {
 namespace {
@@ -142,6 +143,52 @@ TEST_F(CheckpointPolicyTest, Version2SavesThePolicySpecAndTheFactoryBindsIt) {
   } catch (const InvalidArgumentError& e) {
     EXPECT_NE(std::string(e.what()).find("trained on env 'reach'"), std::string::npos) << e.what();
   }
+}
+
+// A camera policy sees what the env renders at the recorded size, area-resampled to the model's
+// size: its action equals the model's prediction on an input built here by hand.
+TEST_F(CheckpointPolicyTest, ACameraPolicyActsOnTheRenderedImageResampledToTheModelSize) {
+  models::ModelOptions options = models::ReadCheckpointMetadata(kGolden).model_options;
+  options.spec.policy.state_keys = {"ee_pos"};
+  options.spec.policy.cameras = {"agentview"};
+  options.spec.policy.image_size = 32;
+  options.spec.policy.render_size = 48;
+  options.spec.state_dim = 3;
+  options.bc.dropout = 0.0;
+  torch::manual_seed(3);
+  auto model = models::MakeModel("bc", options);
+  const fs::path checkpoint = models::CheckpointDirectory(dir_, 1);
+  models::SaveCheckpoint(checkpoint, *model, nullptr, {});
+  model->eval();
+
+  auto env = envs::MakeEnv("reach", {});
+  env->Reset(5, 2);
+  auto policy = MakePolicy(checkpoint.string(), "reach");
+  policy->Reset(*env, 5, 2);
+  std::vector<double> action(4);
+  policy->Act(*env, action.data());
+
+  sim::RenderOptions render;
+  render.width = render.height = 48;
+  sim::Renderer renderer(env->model(), render);
+  sim::CameraImage image;
+  renderer.Render(env->model(), env->data(), renderer.CameraId("agentview"), &image);
+  namespace F = torch::nn::functional;
+  models::Batch batch;
+  batch.images["agentview"] =
+      F::interpolate(
+          torch::from_blob(image.rgb.data(), {1, 48, 48, 3}, torch::kUInt8)
+              .permute({0, 3, 1, 2})
+              .to(torch::kFloat32)
+              .div(255.0),
+          F::InterpolateFuncOptions().size(std::vector<int64_t>{32, 32}).mode(torch::kArea))
+          .contiguous();
+  const int ee = env->observation_spec().Offset("ee_pos");
+  std::vector<float> state(env->observation() + ee, env->observation() + ee + 3);
+  batch.state = torch::from_blob(state.data(), {1, 3}, torch::kFloat32).clone();
+  const torch::Tensor expected = model->Predict(batch).to(torch::kFloat64).flatten();
+  ASSERT_EQ(expected.numel(), 4);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(action[i], expected[i].item<double>(), 1e-6) << i;
 }
 
 TEST_F(CheckpointPolicyTest, ANameThatIsNeitherAPolicyNorACheckpointIsAClearError) {

@@ -230,8 +230,7 @@ TEST_F(TrainTest, ProductionToolHasNoFaultInjection) {
       << ReadFile(run / "summary.json");
   const auto flag = Train(0, dir_ / "no_fault_flag", "--steps 6 --fault.stop_at 2");
   EXPECT_EQ(flag.exit_code, 2) << flag.output;
-  EXPECT_NE(flag.output.find("unknown option '--fault.stop_at'"), std::string::npos)
-      << flag.output;
+  EXPECT_NE(flag.output.find("unknown option '--fault.stop_at'"), std::string::npos) << flag.output;
 }
 
 TEST_F(TrainTest, BadDatasetAndKeysAreClearErrors) {
