@@ -22,6 +22,10 @@ void DeclareLossOptions(config::Schema* schema, rl::PpoOptions* p) {
   schema->Add("ppo.max_grad_norm", &p->max_grad_norm, "global gradient-norm clip (0: off)").Min(0);
   schema->Add("ppo.clip_vloss", &p->clip_value_loss, "clip the value loss like the ratio");
   schema->Add("ppo.norm_adv", &p->normalize_advantages, "normalise advantages per minibatch");
+  schema
+      ->Add("ppo.max_nonfinite", &p->max_nonfinite,
+            "non-finite minibatch steps in a row (skipped) that stop the run")
+      .Min(1);
 }
 
 }  // namespace
@@ -46,6 +50,19 @@ void DeclareOptions(config::Schema* schema, PpoConfig* c) {
   schema->Add("ppo.norm_reward", &c->norm_reward, "scale rewards by the running return std");
   schema->Add("ppo.anneal_lr", &c->anneal_lr, "anneal the learning rate linearly to 0");
   schema->Add("ppo.checkpoint_every", &c->checkpoint_every, "updates between checkpoints (0: end)")
+      .Min(0);
+  schema->Add("ppo.keep_checkpoints", &c->keep_checkpoints, "newest checkpoints kept").Min(1);
+  schema->Add(
+      "ppo.init_actor", &c->init_actor,
+      "train_ddp run or checkpoint whose (state-only, mlp-head) policy is the initial actor");
+  schema
+      ->Add("ppo.init_std_scale", &c->init_std_scale,
+            "with ppo.init_actor: initial exploration std as a multiple of the demonstrations' "
+            "action std")
+      .GreaterThan(0);
+  schema
+      ->Add("ppo.actor_frozen_updates", &c->ppo.actor_frozen_updates,
+            "first updates that train the critic only")
       .Min(0);
   DeclareLossOptions(schema, &c->ppo);
   schema->AddCheck([c] {

@@ -24,7 +24,12 @@ struct PpoConfig {
   bool norm_reward = true;
   bool anneal_lr = true;
   int64_t checkpoint_every = 0;  // updates; 0: only the final checkpoint
-  rl::PpoOptions ppo;            // lr, gamma, gae_lambda, clip_epsilon, epochs, ... (ppo.*)
+  int64_t keep_checkpoints = 3;  // the newest ones kept
+  // A train_ddp run or checkpoint whose policy becomes the actor (fine-tuning); empty: a new
+  // tanh MLP. Its exploration std starts at init_std_scale x the demonstrations' action std.
+  std::string init_actor;
+  double init_std_scale = 0.2;
+  rl::PpoOptions ppo;  // lr, gamma, gae_lambda, clip_epsilon, epochs, ... (ppo.*)
 };
 
 void DeclareOptions(config::Schema* schema, PpoConfig* config);

@@ -623,6 +623,43 @@ void Schema::WriteResolved(const std::filesystem::path& path) const {
   WriteFileAtomic(path, ToYaml());
 }
 
+namespace {
+
+void Flatten(const YAML::Node& node, const std::string& prefix, const std::string& source,
+             std::map<std::string, std::vector<std::string>>* out) {
+  if (node.IsMap()) {
+    for (const auto& entry : node) {
+      const std::string key = entry.first.as<std::string>();
+      Flatten(entry.second, prefix.empty() ? key : prefix + "." + key, source, out);
+    }
+  } else if (node.IsSequence()) {
+    std::vector<std::string>& items = (*out)[prefix];
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        throw ConfigError(fmt::format("{}: key '{}' holds a nested list", source, prefix));
+      }
+      items.push_back(item.as<std::string>());
+    }
+  } else if (node.IsScalar()) {
+    (*out)[prefix] = {node.as<std::string>()};
+  } else {
+    (*out)[prefix] = {};
+  }
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<std::string>> ResolvedValues(const std::string& yaml_text,
+                                                               const std::string& source) {
+  std::map<std::string, std::vector<std::string>> out;
+  try {
+    Flatten(YAML::Load(yaml_text), "", source, &out);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}: not a resolved configuration: {}", source, e.what()));
+  }
+  return out;
+}
+
 void Fail(const std::string& key, const std::string& expectation, const std::string& got) {
   throw ConfigError(fmt::format("config key '{}': expected {}, got {}", key, expectation, got));
 }

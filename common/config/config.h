@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -237,6 +238,12 @@ class Schema {
 // Throws ConfigError("config key '<key>': expected <expectation>, got <got>") — for AddCheck.
 [[noreturn]] void Fail(const std::string& key, const std::string& expectation,
                        const std::string& got);
+
+// The values of a resolved configuration (as Schema::ToYaml writes it) by dotted key, each as the
+// items Option::CurrentItems() gives (one for a scalar). Throws ConfigError naming `source` if the
+// text is not YAML maps of scalars and flat lists.
+std::map<std::string, std::vector<std::string>> ResolvedValues(const std::string& yaml_text,
+                                                               const std::string& source);
 
 // Edit distance helper for "did you mean" suggestions; exposed for tests.
 std::string ClosestMatch(const std::string& word, const std::vector<std::string>& candidates);

@@ -19,6 +19,12 @@ torch::Tensor ActionHead::Clamp(const torch::Tensor& x, const torch::Tensor& low
   return torch::max(torch::min(chunk, high.to(chunk.scalar_type())), low.to(chunk.scalar_type()));
 }
 
+torch::Tensor ActionHead::Mean(const torch::Tensor& /*features*/) {
+  throw InvalidArgumentError(
+      "this action head samples its actions (diffusion): it has no action mean to fine-tune; use "
+      "a model with an mlp head");
+}
+
 // --- MLP head ------------------------------------------------------------------------------------
 
 MlpActionHead::MlpActionHead(const MlpHeadOptions& options, int64_t horizon, int64_t action_dim)
@@ -42,6 +48,10 @@ HeadOutput MlpActionHead::Loss(const torch::Tensor& features, const torch::Tenso
 torch::Tensor MlpActionHead::Sample(const torch::Tensor& features, const torch::Tensor& low,
                                     const torch::Tensor& high) {
   return Clamp(mlp_(features), low, high);
+}
+
+torch::Tensor MlpActionHead::Mean(const torch::Tensor& features) {
+  return mlp_(features).view({features.size(0), horizon(), action_dim()});
 }
 
 // --- Diffusion head ------------------------------------------------------------------------------

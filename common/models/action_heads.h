@@ -27,6 +27,11 @@ class ActionHead : public torch::nn::Module {
   virtual torch::Tensor Sample(const torch::Tensor& features, const torch::Tensor& low,
                                const torch::Tensor& high) = 0;
 
+  // The deterministic chunk (B, H, A) in normalised units, unclamped and differentiable, for
+  // heads that regress one (RL fine-tuning takes it as a Gaussian's mean). Heads that sample
+  // (diffusion) have none: InvalidArgumentError.
+  virtual torch::Tensor Mean(const torch::Tensor& features);
+
   int64_t horizon() const { return horizon_; }
   int64_t action_dim() const { return action_dim_; }
 
@@ -58,6 +63,7 @@ class MlpActionHead : public ActionHead {
   HeadOutput Loss(const torch::Tensor& features, const torch::Tensor& targets) override;
   torch::Tensor Sample(const torch::Tensor& features, const torch::Tensor& low,
                        const torch::Tensor& high) override;
+  torch::Tensor Mean(const torch::Tensor& features) override;
 
  private:
   RegressionLoss loss_;

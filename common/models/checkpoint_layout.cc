@@ -66,9 +66,10 @@ std::optional<fs::path> FindLatestCompleteCheckpoint(const fs::path& run_dir, co
   return found.back().second;
 }
 
-std::vector<fs::path> PruneCheckpoints(const fs::path& run_dir, int64_t keep_last) {
+std::vector<fs::path> PruneCheckpoints(const fs::path& run_dir, int64_t keep_last,
+                                       const char* prefix) {
   CheckArgument(keep_last >= 1, "checkpoints to keep", keep_last, "an integer >= 1");
-  const auto found = CompleteCheckpoints(run_dir, kTrainCheckpointPrefix);
+  const auto found = CompleteCheckpoints(run_dir, prefix);
   std::vector<fs::path> removed;
   const auto excess = static_cast<int64_t>(found.size()) - keep_last;
   for (int64_t i = 0; i < excess; ++i) {

@@ -30,9 +30,11 @@ std::filesystem::path EmaCheckpointDirectory(const std::filesystem::path& checkp
 std::optional<std::filesystem::path> FindLatestCompleteCheckpoint(
     const std::filesystem::path& run_dir, const char* prefix = kTrainCheckpointPrefix);
 
-// Removes all but the newest `keep_last` complete checkpoints, with their EMA siblings; returns
-// the checkpoints removed. Incomplete ones (a writer may still be at work) are left alone.
+// Removes all but the newest `keep_last` complete checkpoints named `prefix`<N>, with their EMA
+// siblings; returns the checkpoints removed. Incomplete ones (a writer may still be at work) are
+// left alone.
 std::vector<std::filesystem::path> PruneCheckpoints(const std::filesystem::path& run_dir,
-                                                    int64_t keep_last);
+                                                    int64_t keep_last,
+                                                    const char* prefix = kTrainCheckpointPrefix);
 
 }  // namespace simscale::models

@@ -267,6 +267,13 @@ torch::Tensor Policy::Predict(const Batch& batch) {
   return normalizer_->ClampActions(normalizer_->DenormalizeActions(sampled)).to(out_device);
 }
 
+torch::Tensor Policy::ActionMean(const Batch& batch) {
+  ValidateBatch(batch, /*require_actions=*/false);
+  const auto state =
+      spec().state_dim > 0 ? normalizer_->NormalizeState(batch.state) : torch::Tensor();
+  return normalizer_->DenormalizeActions(head_->Mean(Encode(batch, state)));
+}
+
 std::shared_ptr<ActionHead> MakeActionHead(const ModelOptions& options, int64_t feature_dim,
                                            const MlpHeadOptions& mlp) {
   const ModelSpec& s = options.spec;

@@ -74,6 +74,10 @@ class Policy : public torch::nn::Module {
   // batch.state (or of the first image). Runs in eval mode without gradients, then restores the
   // previous train/eval mode. The batch may live on any device.
   torch::Tensor Predict(const Batch& batch);
+  // The head's deterministic action chunk (B, H, A) in raw units, unclamped and differentiable,
+  // in the module's current mode, on the model's device: what RL fine-tuning (ppo_vec) takes as
+  // the mean of its Gaussian policy. InvalidArgumentError for heads without one (diffusion).
+  torch::Tensor ActionMean(const Batch& batch);
 
   const std::string& name() const { return name_; }
   const ModelSpec& spec() const { return options_.spec; }

@@ -116,8 +116,10 @@ class PpoActionModel : public ActionModel {
     checkpoint_.observations.Normalize(raw_.data(), 1, normalized_.data());
     const torch::Tensor observation =
         torch::from_blob(normalized_.data(), {1, spec_.state_dim}, torch::kFloat32);
+    const torch::Tensor raw =
+        torch::from_blob(raw_.data(), {1, spec_.state_dim}, torch::kFloat64).to(torch::kFloat32);
     const torch::Tensor mean =
-        checkpoint_.model->ActionMean(observation).clamp(-1.0, 1.0).to(torch::kFloat64);
+        checkpoint_.model->ActionMean(observation, raw).clamp(-1.0, 1.0).to(torch::kFloat64);
     std::copy_n(mean.data_ptr<double>(), spec_.action_dim, actions);
   }
 

@@ -1,9 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
+
+#include "common/models/policy.h"
 
 namespace simscale::rl {
 
@@ -14,8 +19,25 @@ struct ActorCriticOptions {
   // Small networks step fastest on the CPU, where PPO spends its time in the envs and in
   // per-operation overhead, not in arithmetic.
   std::vector<int64_t> hidden = {64, 64};
-  double initial_log_std = 0.0;
+  double initial_log_std = 0.0;     // of every dimension, unless initial_std is given
+  std::vector<double> initial_std;  // per action dimension (e.g. scaled from demonstrations)
 };
+
+// A toolkit policy (a train_ddp checkpoint) as PPO's actor: its deterministic action is the
+// Gaussian's mean. Its input is its own state keys, picked from the env's raw observation by
+// `state_columns`; it normalises them itself.
+struct PolicyActor {
+  std::shared_ptr<models::Policy> policy;
+  std::vector<int64_t> state_columns;
+};
+
+// Loads the train_ddp checkpoint `dir` as an actor for `env` whose observation slices are
+// `observation_keys` (with their sizes `key_sizes`): a state-only policy of that env, history 1,
+// with an mlp head whose first action of the chunk is taken. InvalidArgumentError naming the
+// checkpoint and what does not fit.
+PolicyActor LoadPolicyActor(const std::filesystem::path& dir, const std::string& env,
+                            const std::vector<std::string>& observation_keys,
+                            const std::vector<int64_t>& key_sizes);
 
 // Gaussian policy with a state-independent log-std, and a value function; actor and critic are
 // separate tanh MLPs (no shared trunk). Orthogonal initialisation as CleanRL's ppo_continuous:
@@ -23,10 +45,12 @@ struct ActorCriticOptions {
 // value output.
 class ActorCriticImpl : public torch::nn::Module {
  public:
-  explicit ActorCriticImpl(const ActorCriticOptions& options);
+  // With a policy actor (its .policy set), the actor is that policy; otherwise a tanh MLP.
+  explicit ActorCriticImpl(const ActorCriticOptions& options, PolicyActor actor = {});
 
-  // [B, A] action means.
-  torch::Tensor ActionMean(const torch::Tensor& observations);
+  // [B, A] action means from the observations normalised by PPO's statistics and the same
+  // observations raw (a policy actor's input; may be undefined without one).
+  torch::Tensor ActionMean(const torch::Tensor& normalized, const torch::Tensor& raw);
   // [B] state values.
   torch::Tensor Value(const torch::Tensor& observations);
   // [A]
@@ -38,9 +62,13 @@ class ActorCriticImpl : public torch::nn::Module {
   torch::Tensor Entropy() const;
 
   const ActorCriticOptions& options() const { return options_; }
+  // The policy actor, if the actor is one (else .policy is null).
+  const PolicyActor& policy_actor() const { return policy_actor_; }
 
  private:
   ActorCriticOptions options_;
+  PolicyActor policy_actor_;
+  torch::Tensor state_columns_;  // int64 indices into the raw observation, for a policy actor
   torch::nn::Sequential actor_{nullptr}, critic_{nullptr};
   torch::Tensor log_std_;
 };

@@ -39,7 +39,8 @@ void RolloutCollector::Act(int64_t t, RolloutBuffer* b) {
   float* obs = b->observations.data() + t * n * d;
   float* actions = b->actions.data() + t * n * a;
   const torch::Tensor observations = FloatRows(obs, n, d);
-  const torch::Tensor mean = model_->ActionMean(observations);
+  const torch::Tensor mean =
+      model_->ActionMean(observations, FloatRows(b->raw_observations.data() + t * n * d, n, d));
   const torch::Tensor std = torch::exp(model_->log_std());
   std::vector<float> noise(static_cast<size_t>(n * a));
   for (size_t i = 0; i < noise.size(); ++i) {
@@ -73,6 +74,7 @@ void RolloutCollector::Collect(const mpi::Communicator& comm, int64_t update, Ro
   for (int64_t t = 0; t < b->steps; ++t) {
     const std::vector<double>& raw = env_->observations();
     raw_seen_.insert(raw_seen_.end(), raw.begin(), raw.end());
+    std::copy(raw.begin(), raw.end(), b->raw_observations.begin() + t * n * d);
     normalizer_->Normalize(raw.data(), n, b->observations.data() + t * n * d);
     Act(t, b);
     env_->Step(env_actions_.data());

@@ -67,7 +67,9 @@ class RewardScaler {
   bool enabled() const { return enabled_; }
   RunningMoments& moments() { return moments_; }
   const RunningMoments& moments() const { return moments_; }
+  // Per local env: the discounted return so far (a checkpoint saves it).
   std::vector<double>& returns() { return returns_; }
+  const std::vector<double>& returns() const { return returns_; }
 
  private:
   RunningMoments moments_;

@@ -35,16 +35,20 @@ std::vector<int64_t> GlobalPermutation(int64_t size, uint64_t seed, int64_t upda
 // Sums over minibatches of the global minibatch means (each rank adds its share).
 struct PpoLearner::MinibatchSums {
   double policy_loss = 0, value_loss = 0, approx_kl = 0, clip_fraction = 0, grad_norm = 0;
+  int64_t applied = 0, skipped = 0;
 };
 
 PpoLearner::PpoLearner(ActorCritic model, const PpoOptions& options, const mpi::Communicator& comm,
-                       int64_t first_env_index, int64_t local_envs, int64_t total_envs)
+                       int64_t first_env_index, int64_t local_envs, int64_t total_envs,
+                       LearnerHooks hooks)
     : model_(std::move(model)),
       options_(options),
       comm_(comm),
       first_env_index_(first_env_index),
       local_envs_(local_envs),
-      total_envs_(total_envs) {
+      total_envs_(total_envs),
+      hooks_(std::move(hooks)),
+      nonfinite_(options.max_nonfinite, "ppo.max_nonfinite", "PPO minibatch step") {
   SIMSCALE_CHECK(options.epochs > 0 && options.minibatches > 0,
                  "PPO needs epochs {} > 0 and "
                  "minibatches {} > 0",
@@ -64,9 +68,14 @@ PpoLearner::PpoLearner(ActorCritic model, const PpoOptions& options, const mpi::
 
 PpoLearner::Batch PpoLearner::ToTensors(const RolloutBuffer& b) const {
   const int64_t n = b.steps * b.envs;
-  return {Rows(b.observations, n, b.observation_size), Rows(b.actions, n, b.action_size),
-          Rows(b.log_probs, n, 1).view({n}),           Rows(b.values, n, 1).view({n}),
-          Rows(b.advantages, n, 1).view({n}),          Rows(b.returns, n, 1).view({n})};
+  return {Rows(b.observations, n, b.observation_size),
+          model_->policy_actor().policy ? Rows(b.raw_observations, n, b.observation_size)
+                                        : torch::Tensor(),
+          Rows(b.actions, n, b.action_size),
+          Rows(b.log_probs, n, 1).view({n}),
+          Rows(b.values, n, 1).view({n}),
+          Rows(b.advantages, n, 1).view({n}),
+          Rows(b.returns, n, 1).view({n})};
 }
 
 std::vector<std::vector<int64_t>> PpoLearner::LocalMinibatches(int64_t steps, int64_t update,
@@ -95,12 +104,16 @@ torch::Tensor PpoLearner::NormalizedAdvantages(const torch::Tensor& advantages) 
 }
 
 void PpoLearner::MinibatchStep(const Batch& batch, const std::vector<int64_t>& rows,
-                               int64_t global_size, MinibatchSums* sums) {
+                               int64_t global_size, int64_t update, int64_t step_in_update,
+                               MinibatchSums* sums) {
   const torch::Tensor index = torch::tensor(rows, torch::kInt64);
   torch::Tensor advantages = batch.advantages.index_select(0, index);
   if (options_.normalize_advantages) advantages = NormalizedAdvantages(advantages);
   const torch::Tensor observations = batch.observations.index_select(0, index);
-  const torch::Tensor mean = model_->ActionMean(observations);
+  const torch::Tensor raw = batch.raw_observations.defined()
+                                ? batch.raw_observations.index_select(0, index)
+                                : torch::Tensor();
+  const torch::Tensor mean = model_->ActionMean(observations, raw);
   const torch::Tensor log_ratio = model_->LogProb(mean, batch.actions.index_select(0, index)) -
                                   batch.log_probs.index_select(0, index);
   const torch::Tensor ratio = log_ratio.exp();
@@ -121,16 +134,29 @@ void PpoLearner::MinibatchStep(const Batch& batch, const std::vector<int64_t>& r
   // on the state, so its mean is itself, weighted here by this rank's share.
   const double weight = 1.0 / static_cast<double>(global_size);
   const double share = static_cast<double>(rows.size()) * weight;
-  const torch::Tensor loss = policy_loss * weight + options_.vf_coef * value_loss * weight -
-                             options_.ent_coef * share * model_->Entropy();
+  torch::Tensor loss = options_.vf_coef * value_loss * weight;
+  if (update > options_.actor_frozen_updates) {
+    loss = loss + policy_loss * weight - options_.ent_coef * share * model_->Entropy();
+  }
+  if (hooks_.corrupt_loss && hooks_.corrupt_loss(update, step_in_update, comm_.rank())) {
+    loss = loss * std::nan("");
+  }
   grads_->Zero();
   loss.backward();
   sync_->AllReduceSum(grads_->buckets());
   const double norm = std::sqrt(grads_->SquaredNorm());
+  // Both all-reduced, so every rank takes the same decision.
+  const double global_loss = comm_.AllReduce(loss.item<double>(), mpi::ReduceOp::kSum);
+  const int64_t step = ((update - 1) * options_.epochs * options_.minibatches) + step_in_update;
+  if (!nonfinite_.Admit(step, global_loss, norm, last_checkpoint_)) {
+    ++sums->skipped;
+    return;
+  }
   if (options_.max_grad_norm > 0 && norm > options_.max_grad_norm) {
     grads_->Scale(options_.max_grad_norm / (norm + 1e-6));  // as clip_grad_norm_
   }
   optimizer_->step();
+  ++sums->applied;
   torch::NoGradGuard no_grad;
   sums->policy_loss += policy_loss.item<double>() * weight;
   sums->value_loss += value_loss.item<double>() * weight;
@@ -175,15 +201,18 @@ UpdateMetrics PpoLearner::Update(RolloutBuffer* b, int64_t update, double lr) {
   const Batch batch = ToTensors(*b);
   const int64_t global_size = b->steps * total_envs_ / options_.minibatches;
   MinibatchSums sums;
+  int64_t index = 0;
   for (int64_t epoch = 0; epoch < options_.epochs; ++epoch) {
     for (const auto& rows : LocalMinibatches(b->steps, update, epoch)) {
-      MinibatchStep(batch, rows, global_size, &sums);
+      MinibatchStep(batch, rows, global_size, update, index++, &sums);
     }
   }
   double reduced[4] = {sums.policy_loss, sums.value_loss, sums.approx_kl, sums.clip_fraction};
   comm_.AllReduceInPlace(reduced, 4, mpi::ReduceOp::kSum);
-  const double steps = static_cast<double>(options_.epochs * options_.minibatches);
+  // Means over the applied steps (a skipped step's numbers are not finite).
+  const double steps = static_cast<double>(std::max<int64_t>(1, sums.applied));
   UpdateMetrics m;
+  m.nonfinite_skipped = sums.skipped;
   m.policy_loss = reduced[0] / steps;
   m.value_loss = reduced[1] / steps;
   m.approx_kl = reduced[2] / steps;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "common/rl/ppo_options.h"
 #include "common/rl/rollout_buffer.h"
 #include "common/train/grad_sync.h"
+#include "common/train/nonfinite_guard.h"
 
 namespace simscale::rl {
 
@@ -20,6 +23,13 @@ namespace simscale::rl {
 struct UpdateMetrics {
   double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
   double explained_variance = 0, grad_norm = 0;
+  int64_t nonfinite_skipped = 0;  // minibatch steps skipped (non-finite loss or gradients)
+};
+
+// Fault injection for tests: corrupt_loss(update, minibatch step within the update, rank) true
+// makes that rank's loss NaN before its backward pass.
+struct LearnerHooks {
+  std::function<bool(int64_t, int64_t, int)> corrupt_loss;
 };
 
 // The PPO update, DD-PPO style: every rank holds the rollout of its own envs (global indices
@@ -31,24 +41,29 @@ struct UpdateMetrics {
 class PpoLearner {
  public:
   PpoLearner(ActorCritic model, const PpoOptions& options, const mpi::Communicator& comm,
-             int64_t first_env_index, int64_t local_envs, int64_t total_envs);
+             int64_t first_env_index, int64_t local_envs, int64_t total_envs,
+             LearnerHooks hooks = {});
 
   // Collective. Computes the advantages of `buffer` (GAE) and runs the epochs at learning rate lr.
   UpdateMetrics Update(RolloutBuffer* buffer, int64_t update, double lr);
 
   models::FusedAdamW& optimizer() { return *optimizer_; }
+  // The guard that skips non-finite minibatch steps (on every rank alike: it sees all-reduced
+  // numbers); its error names the last checkpoint written.
+  train::NonFiniteGuard& nonfinite() { return nonfinite_; }
+  void set_last_checkpoint(std::filesystem::path path) { last_checkpoint_ = std::move(path); }
 
  private:
   struct MinibatchSums;
   struct Batch {
-    torch::Tensor observations, actions, log_probs, values, advantages, returns;
+    torch::Tensor observations, raw_observations, actions, log_probs, values, advantages, returns;
   };
   Batch ToTensors(const RolloutBuffer& buffer) const;
   // This rank's rows (t * N + k) of each minibatch of one epoch.
   std::vector<std::vector<int64_t>> LocalMinibatches(int64_t steps, int64_t update,
                                                      int64_t epoch) const;
   void MinibatchStep(const Batch& batch, const std::vector<int64_t>& rows, int64_t global_size,
-                     MinibatchSums* sums);
+                     int64_t update, int64_t step_in_update, MinibatchSums* sums);
   torch::Tensor NormalizedAdvantages(const torch::Tensor& advantages) const;
   double ExplainedVariance(const RolloutBuffer& buffer) const;
 
@@ -59,6 +74,9 @@ class PpoLearner {
   std::unique_ptr<models::FusedAdamW> optimizer_;
   std::unique_ptr<train::GradientBuckets> grads_;
   std::unique_ptr<train::GradientSync> sync_;
+  LearnerHooks hooks_;
+  train::NonFiniteGuard nonfinite_;
+  std::filesystem::path last_checkpoint_;
 };
 
 }  // namespace simscale::rl

@@ -7,6 +7,7 @@ RolloutBuffer::RolloutBuffer(int64_t steps_, int64_t envs_, int64_t observation_
     : steps(steps_), envs(envs_), observation_size(observation_size_), action_size(action_size_) {
   const auto n = static_cast<size_t>(steps * envs);
   observations.resize(n * static_cast<size_t>(observation_size));
+  raw_observations.resize(observations.size());
   actions.resize(n * static_cast<size_t>(action_size));
   for (auto* v : {&log_probs, &values, &rewards, &final_values, &advantages, &returns}) {
     v->resize(n);

@@ -11,8 +11,9 @@ struct RolloutBuffer {
   RolloutBuffer(int64_t steps, int64_t envs, int64_t observation_size, int64_t action_size);
 
   int64_t steps, envs, observation_size, action_size;
-  std::vector<float> observations;  // normalised, as the policy saw them
-  std::vector<float> actions;       // the Gaussian samples, before clipping to the action bounds
+  std::vector<float> observations;      // normalised, as the policy saw them
+  std::vector<float> raw_observations;  // the same, raw (a policy actor's input)
+  std::vector<float> actions;  // the Gaussian samples, before clipping to the action bounds
   std::vector<float> log_probs, values, rewards;  // rewards scaled as learned from
   std::vector<uint8_t> terminated, truncated;
   std::vector<float> final_values;  // V(last observation of an episode that ended at (t, n))

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "common/core/error.h"
 #include "common/envs/registry.h"
 
@@ -24,6 +26,7 @@ VectorEnv::VectorEnv(VectorEnvOptions options)
   const auto n = static_cast<size_t>(options_.num_envs);
   counters_.assign(n, 0);
   returns_.assign(n, 0.0);
+  episode_actions_.assign(n, {});
   observations_.assign(n * static_cast<size_t>(observation_size_), 0.0);
   final_observations_ = observations_;
   rewards_.assign(n, 0.0);
@@ -41,6 +44,7 @@ void VectorEnv::ResetEnv(size_t k) {
   sim::RobotEnv& env = *envs_[k];
   env.Reset(key.seed, key.index);
   returns_[k] = 0.0;
+  episode_actions_[k].clear();
   std::copy_n(env.observation(), observation_size_,
               observations_.begin() + static_cast<std::ptrdiff_t>(k * observation_size_));
 }
@@ -51,6 +55,7 @@ void VectorEnv::Reset() {
 
 void VectorEnv::StepEnv(size_t k, const double* action) {
   sim::RobotEnv& env = *envs_[k];
+  episode_actions_[k].insert(episode_actions_[k].end(), action, action + action_size_);
   const sim::StepResult& result = env.Step(action);
   rewards_[k] = result.reward;
   terminated_[k] = result.terminated ? 1 : 0;
@@ -80,6 +85,59 @@ void VectorEnv::Step(const double* actions) {
   for (size_t k = 0; k < envs_.size(); ++k) {
     if (per_env_done_[k]) ended_.push_back(per_env_ended_[k]);
   }
+}
+
+std::vector<EnvProgress> VectorEnv::Progress() const {
+  std::vector<EnvProgress> progress(envs_.size());
+  for (size_t k = 0; k < envs_.size(); ++k) {
+    EnvProgress& p = progress[k];
+    p.env = options_.first_env_index + static_cast<int64_t>(k);
+    p.episodes_started = counters_[k];
+    p.actions = episode_actions_[k];
+    const auto row = observations_.begin() + static_cast<std::ptrdiff_t>(k * observation_size_);
+    p.observation.assign(row, row + observation_size_);
+  }
+  return progress;
+}
+
+void VectorEnv::Replay(size_t k, const EnvProgress& p) {
+  const int64_t steps = static_cast<int64_t>(p.actions.size()) / action_size_;
+  counters_[k] = p.episodes_started - 1;
+  ResetEnv(k);
+  for (int64_t t = 0; t < steps; ++t) {
+    StepEnv(k, p.actions.data() + t * action_size_);
+    if (per_env_done_[k]) {
+      throw Error(fmt::format("env {}: the replay of episode {} ended at step {} of {}", p.env,
+                              p.episodes_started - 1, t + 1, steps));
+    }
+  }
+  const auto row = observations_.begin() + static_cast<std::ptrdiff_t>(k * observation_size_);
+  if (!std::equal(p.observation.begin(), p.observation.end(), row)) {
+    throw Error(fmt::format(
+        "env {}: the replay of episode {} ({} steps) does not reproduce the saved observation; the "
+        "checkpoint was written by another build of the simulator",
+        p.env, p.episodes_started - 1, steps));
+  }
+}
+
+void VectorEnv::Restore(const std::vector<EnvProgress>& progress) {
+  CheckArgument(progress.size() == envs_.size(), "envs in the saved progress", progress.size(),
+                fmt::format("{} (this vector env's)", envs_.size()));
+  for (size_t k = 0; k < envs_.size(); ++k) {
+    const EnvProgress& p = progress[k];
+    const int64_t global = options_.first_env_index + static_cast<int64_t>(k);
+    CheckArgument(p.env == global, "global index of saved env", p.env, fmt::format("{}", global));
+    CheckArgument(p.episodes_started >= 1, fmt::format("episodes started by env {}", p.env),
+                  p.episodes_started, "an integer >= 1");
+    CheckArgument(p.actions.size() % static_cast<size_t>(action_size_) == 0 &&
+                      p.observation.size() == static_cast<size_t>(observation_size_),
+                  fmt::format("saved action/observation sizes of env {}", p.env),
+                  fmt::format("{}/{}", p.actions.size(), p.observation.size()),
+                  fmt::format("a multiple of {} / {}", action_size_, observation_size_));
+  }
+  pool_.ParallelFor(
+      size(), [&](int64_t k) { Replay(static_cast<size_t>(k), progress[static_cast<size_t>(k)]); });
+  ended_.clear();
 }
 
 }  // namespace simscale::rollout

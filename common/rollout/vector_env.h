@@ -33,6 +33,17 @@ struct EndedEpisode {
   bool diverged = false;
 };
 
+// Where one env stands between two steps, for a checkpoint: enough to put it back exactly. The
+// current episode is replayed from its reset with the actions it was given (MuJoCo is
+// deterministic), so no simulator state is serialised; the observation is kept to verify that the
+// replay came out the same.
+struct EnvProgress {
+  int64_t env = 0;                  // global index
+  int64_t episodes_started = 0;     // the current episode is VectorEnvEpisode(.., this - 1)
+  std::vector<double> actions;      // of the current episode so far, action_size() each
+  std::vector<double> observation;  // the observation the env acts on next
+};
+
 // N envs of one task stepped together by a thread pool (EnvPool-style). An env whose episode ends
 // is reset at once (auto-reset): observations() then holds the new episode's first observation
 // while final_observations() keeps the ended episode's last one (what a value function bootstraps
@@ -66,14 +77,24 @@ class VectorEnv {
   // Episodes that ended in the last Step, in env order.
   const std::vector<EndedEpisode>& ended() const { return ended_; }
 
+  // Every env's progress, in local order.
+  std::vector<EnvProgress> Progress() const;
+  // Puts the envs back where `progress` (one entry per local env, in order, as Progress() gave
+  // them, possibly from another rank split) says: each env's current episode is reset and
+  // replayed. Throws InvalidArgumentError if an entry does not fit this vector env, Error if a
+  // replay does not reproduce the saved observation bit for bit (another simulator build).
+  void Restore(const std::vector<EnvProgress>& progress);
+
  private:
   void ResetEnv(size_t k);
   void StepEnv(size_t k, const double* action);
+  void Replay(size_t k, const EnvProgress& progress);
 
   VectorEnvOptions options_;
   std::vector<std::unique_ptr<sim::RobotEnv>> envs_;
   std::vector<int64_t> counters_;
   std::vector<double> returns_;
+  std::vector<std::vector<double>> episode_actions_;  // per env, of its current episode
   int observation_size_ = 0, action_size_ = 0;
   std::vector<double> observations_, final_observations_, rewards_;
   std::vector<uint8_t> terminated_, truncated_;

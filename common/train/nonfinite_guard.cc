@@ -19,15 +19,14 @@ bool NonFiniteGuard::Admit(int64_t step, double loss, double grad_norm,
   ++counts_.skipped;
   ++counts_.in_a_row;
   log::Warn(
-      "step {}: non-finite {} (loss {}, gradient norm {}); step skipped on every rank "
+      "{} {}: non-finite {} (loss {}, gradient norm {}); skipped on every rank "
       "({} in a row, {} in total)",
-      step, std::isfinite(loss) ? "gradients" : "loss", loss, grad_norm, counts_.in_a_row,
+      unit_, step, std::isfinite(loss) ? "gradients" : "loss", loss, grad_norm, counts_.in_a_row,
       counts_.skipped);
   if (counts_.in_a_row >= max_in_a_row_) {
     throw Error(
-        fmt::format("{} non-finite steps in a row (train.max_nonfinite); stopping. The last good "
-                    "checkpoint is {}",
-                    counts_.in_a_row,
+        fmt::format("{} non-finite steps in a row ({}); stopping. The last good checkpoint is {}",
+                    counts_.in_a_row, config_key_,
                     last_checkpoint.empty() ? std::string("none (no checkpoint written yet)")
                                             : last_checkpoint.string()));
   }

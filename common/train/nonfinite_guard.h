@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <utility>
 
 namespace simscale::train {
 
@@ -16,7 +18,11 @@ struct NonFiniteCounts {
 // row stop the run, because by then the model itself is likely broken.
 class NonFiniteGuard {
  public:
-  explicit NonFiniteGuard(int64_t max_in_a_row) : max_in_a_row_(max_in_a_row) {}
+  // `config_key` names the setting of max_in_a_row in the error; `unit` what a step is called in
+  // the logs ("step", "PPO minibatch step").
+  explicit NonFiniteGuard(int64_t max_in_a_row, std::string config_key = "train.max_nonfinite",
+                          std::string unit = "step")
+      : max_in_a_row_(max_in_a_row), config_key_(std::move(config_key)), unit_(std::move(unit)) {}
 
   // Whether step `step` (as numbered in logs and metrics) may be applied. The max_in_a_row-th
   // non-finite step in a row throws Error naming `last_checkpoint`, the one to go back to (empty:
@@ -29,6 +35,7 @@ class NonFiniteGuard {
 
  private:
   int64_t max_in_a_row_;
+  std::string config_key_, unit_;
   NonFiniteCounts counts_;
 };
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -127,20 +128,111 @@ TEST_F(PpoVecTest, BadConfigExitsTwoNamingTheKey) {
   EXPECT_FALSE(fs::exists(dir_ / "bad" / "metrics.jsonl"));
 }
 
-// Resuming a PPO run is not implemented: the flag is refused, not silently ignored, and a run
-// directory is not replaced without --overwrite.
-TEST_F(PpoVecTest, ResumeIsRefusedAndARunIsNotOverwrittenByAccident) {
-  const auto resume = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "r").string() +
-                                 " --resume --log.level warn");
-  EXPECT_EQ(resume.exit_code, 2) << resume.output;
-  EXPECT_NE(resume.output.find("not implemented yet"), std::string::npos) << resume.output;
+// 8 updates of 8 envs with episodes ending inside rollouts, a checkpoint every 2 updates.
+constexpr const char* kResumable =
+    " --env pick_place --num-envs 8 --total-steps 1024 --set ppo.rollout_steps=16"
+    " --set ppo.max_steps=11 --set ppo.epochs=2 --set ppo.minibatches=4 --seed 5"
+    " --set ppo.checkpoint_every=2 --log.level warn";
+
+// What a metrics line says about learning (timings left out).
+nlohmann::json Learning(nlohmann::json line) {
+  for (const char* key : {"wall_s", "sps", "collect_s", "learn_s"}) line.erase(key);
+  return line;
+}
+
+// Stopped by a preemption before update 5 (exit 75) or killed with SIGKILL in the middle of update
+// 7, then resumed: the run ends with the parameters and optimizer state of the run that was never
+// stopped, bit for bit, and the same metrics.
+TEST_F(PpoVecTest, ResumedRunsEndBitForBitAsTheUninterruptedOne) {
+  const auto whole = Ppo(0, "whole", kResumable);
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  const std::string faults = ToolPath("ppo_vec_faults") + " --output ";
+  const auto stopped =
+      RunProcess(faults + (dir_ / "stopped").string() + kResumable + " --fault.stop_at 5");
+  ASSERT_EQ(stopped.exit_code, 75) << stopped.output;
+  const auto killed =
+      RunProcess(faults + (dir_ / "killed").string() + kResumable + " --fault.kill_at 7");
+  ASSERT_NE(killed.exit_code, 0) << killed.output;
+  ASSERT_FALSE(fs::exists(dir_ / "killed" / "checkpoints" / "update_000000008"));
+  ASSERT_EQ(ReadMetrics(dir_ / "killed").size(), 6u);
+  for (const char* run : {"stopped", "killed"}) {
+    const auto resumed = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / run).string() +
+                                    kResumable + " --resume");
+    ASSERT_EQ(resumed.exit_code, 0) << run << ": " << resumed.output;
+    const fs::path last = fs::path("checkpoints") / "update_000000008";
+    EXPECT_TRUE(ReadFile(dir_ / run / last / "model.pt") ==
+                ReadFile(dir_ / "whole" / last / "model.pt"))
+        << run << ": model.pt differs";
+    auto state = [](const fs::path& dir) {
+      auto json = nlohmann::json::parse(ReadFile(dir / "state.json"));
+      json.erase("wall_seconds");
+      json.erase("config");
+      return json;
+    };
+    EXPECT_EQ(state(dir_ / run / last), state(dir_ / "whole" / last)) << run;
+    const auto a = ReadMetrics(dir_ / "whole"), b = ReadMetrics(dir_ / run);
+    ASSERT_EQ(a.size(), b.size()) << run;
+    for (size_t u = 0; u < a.size(); ++u) EXPECT_EQ(Learning(a[u]), Learning(b[u])) << run << u;
+  }
+  // The next-to-last update is learned from the optimizer state restored at update 6: had it
+  // not been restored (fresh Adam moments), the parameters would differ above.
+  EXPECT_TRUE(fs::exists(dir_ / "killed" / "checkpoints" / "update_000000006" / "COMPLETE"));
+}
+
+// A run directory is not trained over by accident, and a resume with other settings than the
+// run's (or another total number of envs) is refused naming what differs.
+TEST_F(PpoVecTest, ARunIsNotOverwrittenOrResumedWithOtherSettings) {
   fs::create_directories(dir_ / "taken");
   WriteFileAtomic(dir_ / "taken" / "metrics.jsonl", "{}\n");
   const auto taken = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "taken").string() +
                                 " " + std::string(kSmall));
   EXPECT_EQ(taken.exit_code, 2) << taken.output;
-  EXPECT_NE(taken.output.find("--overwrite"), std::string::npos) << taken.output;
+  EXPECT_NE(taken.output.find("--resume"), std::string::npos) << taken.output;
   EXPECT_EQ(ReadFile(dir_ / "taken" / "metrics.jsonl"), "{}\n");
+
+  const std::string args = std::string(kSmall) + " --num-envs 4 --set ppo.checkpoint_every=1";
+  const auto first = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "r").string() + args);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const auto lr = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "r").string() + args +
+                             " --resume --set ppo.lr=0.002");
+  EXPECT_EQ(lr.exit_code, 2) << lr.output;
+  EXPECT_NE(lr.output.find("'ppo.lr'"), std::string::npos) << lr.output;
+  const auto envs = RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "r").string() + args +
+                               " --resume --num-envs 8");
+  EXPECT_EQ(envs.exit_code, 2) << envs.output;
+  EXPECT_NE(envs.output.find("holds 4 envs"), std::string::npos) << envs.output;
+  // --resume on a finished run trains nothing more and says so; on an empty directory it starts.
+  const auto again =
+      RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "r").string() + args + " --resume");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(ReadMetrics(dir_ / "r").size(), 4u);
+  const auto fresh =
+      RunProcess(ToolPath("ppo_vec") + " --output " + (dir_ / "new").string() + args + " --resume");
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.output;
+  EXPECT_EQ(ReadMetrics(dir_ / "new").size(), 4u);
+}
+
+// A NaN loss on the last of 2 ranks at one minibatch step: the step is skipped on both ranks (the
+// guard sees all-reduced numbers; the ranks' parameters are compared at every checkpoint, and a
+// difference stops the run), training goes on with finite numbers.
+TEST_F(PpoVecTest, ANonFiniteStepIsSkippedOnEveryRank) {
+  const auto run = RunProcess(MpiRun(2) + ToolPath("ppo_vec_faults") + " --output " +
+                                  (dir_ / "nan").string() + kSmall +
+                                  " --num-envs 4 --set ppo.checkpoint_every=1"
+                                  " --fault.nan_update 1 --fault.nan_step 2",
+                              240);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("skipped on every rank"), std::string::npos) << run.output;
+  const auto lines = ReadMetrics(dir_ / "nan");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["nonfinite_skipped"].get<int64_t>(), 1);
+  EXPECT_EQ(lines[1]["nonfinite_skipped"].get<int64_t>(), 0);
+  for (const auto& line : lines) {
+    for (const char* key : {"policy_loss", "value_loss", "approx_kl", "grad_norm"}) {
+      ASSERT_TRUE(line[key].is_number()) << key << " " << line.dump();
+      EXPECT_TRUE(std::isfinite(line[key].get<double>())) << key << " " << line.dump();
+    }
+  }
 }
 
 TEST_F(PpoVecTest, SigtermWritesACheckpointAndExits75) {
