@@ -60,7 +60,8 @@ void WriteMetrics(std::ofstream* file, const Progress& p, const rl::UpdateMetric
                                        {"clip_fraction", m.clip_fraction},
                                        {"explained_variance", m.explained_variance},
                                        {"grad_norm", m.grad_norm},
-                                       {"nonfinite_skipped", m.nonfinite_skipped}};
+                                       {"nonfinite_skipped", m.nonfinite_skipped},
+                                       {"epochs", m.epochs}};
   *file << line.dump() << "\n";
   file->flush();
 }
@@ -75,6 +76,7 @@ rollout::VectorEnvOptions EnvOptions(const PpoConfig& c, const mpi::Communicator
   rollout::VectorEnvOptions o;
   o.env = c.env;
   o.env_options.max_episode_steps = c.max_steps;
+  o.env_options.reward = c.reward;
   o.num_envs = c.num_envs;
   o.first_env_index = c.num_envs * comm.rank();
   o.seed = static_cast<uint64_t>(c.run.seed);

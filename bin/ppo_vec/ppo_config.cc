@@ -23,6 +23,10 @@ void DeclareLossOptions(config::Schema* schema, rl::PpoOptions* p) {
   schema->Add("ppo.clip_vloss", &p->clip_value_loss, "clip the value loss like the ratio");
   schema->Add("ppo.norm_adv", &p->normalize_advantages, "normalise advantages per minibatch");
   schema
+      ->Add("ppo.target_kl", &p->target_kl,
+            "stop an update's epochs once an epoch's mean approx KL exceeds this (0: off)")
+      .Min(0);
+  schema
       ->Add("ppo.max_nonfinite", &p->max_nonfinite,
             "non-finite minibatch steps in a row (skipped) that stop the run")
       .Min(1);
@@ -34,6 +38,10 @@ void DeclareOptions(config::Schema* schema, PpoConfig* c) {
   c->run.output = "runs/ppo";
   app::AddRunOptions(schema, &c->run);
   schema->Add("ppo.env", &c->env, "environment to train in").OneOf(envs::ListEnvs()).Flag("env");
+  schema
+      ->Add("ppo.reward", &c->reward,
+            "the env's reward: default, or staged (pick_place: bounded stages, success pays most)")
+      .OneOf({"default", "staged"});
   schema->Add("ppo.num_envs", &c->num_envs, "vectorized envs per rank").Min(1).Flag("num-envs");
   schema->Add("ppo.total_steps", &c->total_steps, "env steps over all ranks")
       .Min(1)

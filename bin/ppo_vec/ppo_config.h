@@ -12,7 +12,8 @@ namespace simscale::ppo {
 struct PpoConfig {
   app::RunOptions run;
   std::string env = "reach";
-  int64_t num_envs = 16;  // per rank
+  std::string reward = "default";  // the env's reward variant (pick_place: "staged")
+  int64_t num_envs = 16;           // per rank
   int64_t total_steps = 1000000;
   int64_t rollout_steps = 128;  // per env per update
   int64_t max_steps = 0;        // episode step limit, 0: the env's default

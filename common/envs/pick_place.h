@@ -14,8 +14,12 @@ namespace simscale::envs {
 //     ee_to_object(3) object_to_target(3)
 //   action: end-effector delta (damped least squares IK, hand kept pointing down, 5 cm per unit)
 //     + gripper (negative: close with a 10 N limited grip; otherwise open)
-//   reward: -|ee - object| + (1 if grasped, else 0.25 if |ee - object| < 8 cm) + (1 if lifted)
-//     + (if lifted: -|object - target| + 5 if |object - target| < 5 cm)
+//   reward ("default", the original's): -|ee - object| + (1 if grasped, else 0.25 if
+//     |ee - object| < 8 cm) + (1 if lifted) + (if lifted: -|object - target| + 5 if
+//     |object - target| < 5 cm). It pays more for hovering near the target than for finishing
+//     (success ends the episode): fine for demonstrations, wrong for RL.
+//   reward "staged" (EnvOptions::reward, for RL): bounded stages, success pays the most; see
+//     BuildStagedReward.
 //   grasped: both finger pads touch the cube; lifted: grasped with the cube 3 cm above its rest
 //   height (sticky); success (terminates): lifted, then the cube within 3 cm of the target and no
 //   longer held.
@@ -25,6 +29,7 @@ class PickPlaceEnv : public sim::RobotEnv {
   static constexpr const char* kName = "pick_place";
   static constexpr double kSuccessDistance = 0.03;
   static constexpr double kLiftHeight = 0.03;
+  static constexpr double kStagedSuccessBonus = 100.0;
 
   explicit PickPlaceEnv(const sim::EnvOptions& options);
 
@@ -43,6 +48,8 @@ class PickPlaceEnv : public sim::RobotEnv {
 
  private:
   bool PadsTouchObject() const;
+  void BuildDefaultReward();
+  void BuildStagedReward();
 
   int object_body_ = -1, object_geom_ = -1, object_qpos_ = -1, object_dof_ = -1;
   int pad_left_ = -1, pad_right_ = -1, table_geom_ = -1, target_mocap_ = -1;
@@ -54,7 +61,7 @@ class PickPlaceEnv : public sim::RobotEnv {
       target_obs_, ee_to_object_obs_, object_to_target_obs_;
   rewards::RewardContext reward_context_;
   rewards::CompositeReward reward_;
-  int ee_point_, object_point_, target_point_, grasped_flag_, lifted_flag_;
+  int ee_point_, object_point_, target_point_, grasped_flag_, lifted_flag_, succeeded_flag_;
 };
 
 // A state machine that sees only the observation: approach above the cube, descend, close until

@@ -32,6 +32,10 @@ ReachEnv::ReachEnv(const sim::EnvOptions& options)
   SetHomePosture(sim::SolveHandDownPosture(model(), arm(), kHomePosition, kHomeGuess));
   SetController(std::make_unique<sim::JacobianTransposeController>(), 0.05);
 
+  if (options.reward != "default") {
+    throw InvalidArgumentError(
+        fmt::format("env 'reach': reward '{}' is not one of: default", options.reward));
+  }
   ee_point_ = reward_context_.AddPoint("ee");
   target_point_ = reward_context_.AddPoint("target");
   reward_.Add(std::make_unique<rewards::DistanceReward>(reward_context_, "ee", "target"));

@@ -83,6 +83,19 @@ std::string SuccessBonus::Describe(const RewardContext& context) const {
                      threshold_);
 }
 
+ProximityReward::ProximityReward(const RewardContext& context, const std::string& a,
+                                 const std::string& b, double scale, double weight)
+    : a_(context.point_index(a)), b_(context.point_index(b)), scale_(scale), weight_(weight) {}
+
+double ProximityReward::Compute(const RewardContext& context) const {
+  return weight_ * (1.0 - std::tanh(scale_ * Distance(context.point(a_), context.point(b_))));
+}
+
+std::string ProximityReward::Describe(const RewardContext& context) const {
+  return fmt::format("{}*(1 - tanh({}*|{} - {}|))", weight_, scale_, context.point_name(a_),
+                     context.point_name(b_));
+}
+
 double ActionPenalty::Compute(const RewardContext& context) const {
   double sum = 0.0;
   for (int i = 0; i < context.action_size(); ++i) sum += context.action()[i] * context.action()[i];

@@ -79,6 +79,20 @@ class SuccessBonus : public RewardTerm {
   double threshold_, bonus_;
 };
 
+// weight * (1 - tanh(scale * |a - b|)): in [0, weight], largest at contact, flat far away (the
+// staged rewards of robosuite).
+class ProximityReward : public RewardTerm {
+ public:
+  ProximityReward(const RewardContext& context, const std::string& a, const std::string& b,
+                  double scale, double weight);
+  double Compute(const RewardContext& context) const override;
+  std::string Describe(const RewardContext& context) const override;
+
+ private:
+  int a_, b_;
+  double scale_, weight_;
+};
+
 // -scale * ||action||_2 (the Euclidean norm, not its square)
 class ActionPenalty : public RewardTerm {
  public:

@@ -47,6 +47,11 @@ ActorCriticImpl::ActorCriticImpl(const ActorCriticOptions& options, PolicyActor 
     // and update.
     policy_actor_.policy->eval();
     state_columns_ = torch::tensor(policy_actor_.state_columns, torch::kInt64);
+    const models::NormalizationStats stats = policy_actor_.policy->normalization();
+    const torch::Tensor mean = torch::tensor(stats.state_mean, torch::kFloat64).to(torch::kFloat32);
+    const torch::Tensor std = torch::tensor(stats.state_std, torch::kFloat64).to(torch::kFloat32);
+    state_low_ = mean - kPolicyInputClip * std;
+    state_high_ = mean + kPolicyInputClip * std;
   } else {
     actor_ = register_module(
         "actor", TanhMlp(options.observation_size, options.hidden, options.action_size, 0.01));
@@ -67,7 +72,8 @@ torch::Tensor ActorCriticImpl::ActionMean(const torch::Tensor& normalized,
                                           const torch::Tensor& raw) {
   if (!policy_actor_.policy) return actor_->forward(normalized);
   models::Batch batch;
-  batch.state = raw.index_select(1, state_columns_);
+  batch.state =
+      torch::max(torch::min(raw.index_select(1, state_columns_), state_high_), state_low_);
   // The first action of the chunk, the one executed.
   return policy_actor_.policy->ActionMean(batch).select(1, 0);
 }

@@ -25,7 +25,12 @@ struct ActorCriticOptions {
 
 // A toolkit policy (a train_ddp checkpoint) as PPO's actor: its deterministic action is the
 // Gaussian's mean. Its input is its own state keys, picked from the env's raw observation by
-// `state_columns`; it normalises them itself.
+// `state_columns`, clipped to its training data's mean +- kPolicyInputClip std (as PPO clips its
+// own normalised observations); it normalises them itself. Without the clip, a dimension that
+// barely varied in the demonstrations (a cube's orientation: std ~1e-6) turns the small tilts
+// that exploration causes into inputs of thousands of std, where the policy's output is
+// arbitrary and hypersensitive to its weights.
+inline constexpr double kPolicyInputClip = 10.0;
 struct PolicyActor {
   std::shared_ptr<models::Policy> policy;
   std::vector<int64_t> state_columns;
@@ -69,6 +74,7 @@ class ActorCriticImpl : public torch::nn::Module {
   ActorCriticOptions options_;
   PolicyActor policy_actor_;
   torch::Tensor state_columns_;  // int64 indices into the raw observation, for a policy actor
+  torch::Tensor state_low_, state_high_;  // its input clip (raw units)
   torch::nn::Sequential actor_{nullptr}, critic_{nullptr};
   torch::Tensor log_std_;
 };

@@ -165,6 +165,12 @@ void PpoLearner::MinibatchStep(const Batch& batch, const std::vector<int64_t>& r
   sums->grad_norm += norm;
 }
 
+double PpoLearner::EpochKl(double local_kl_sum, int64_t applied) const {
+  // Each rank's share of every minibatch's mean, summed: all-reduced, the minibatch means' sum.
+  const double sum = comm_.AllReduce(local_kl_sum, mpi::ReduceOp::kSum);
+  return applied > 0 ? sum / static_cast<double>(applied) : 0.0;
+}
+
 double PpoLearner::ExplainedVariance(const RolloutBuffer& b) const {
   // 1 - Var[returns - values] / Var[returns] over every rank's samples.
   double s[5] = {static_cast<double>(b.returns.size()), 0, 0, 0, 0};
@@ -202,9 +208,17 @@ UpdateMetrics PpoLearner::Update(RolloutBuffer* b, int64_t update, double lr) {
   const int64_t global_size = b->steps * total_envs_ / options_.minibatches;
   MinibatchSums sums;
   int64_t index = 0;
-  for (int64_t epoch = 0; epoch < options_.epochs; ++epoch) {
-    for (const auto& rows : LocalMinibatches(b->steps, update, epoch)) {
+  int64_t epochs = 0;
+  while (epochs < options_.epochs) {
+    const double kl_before = sums.approx_kl;
+    const int64_t applied_before = sums.applied;
+    for (const auto& rows : LocalMinibatches(b->steps, update, epochs)) {
       MinibatchStep(batch, rows, global_size, update, index++, &sums);
+    }
+    ++epochs;
+    if (options_.target_kl > 0 &&
+        EpochKl(sums.approx_kl - kl_before, sums.applied - applied_before) > options_.target_kl) {
+      break;  // CleanRL's early stop: the policy moved far enough from the one that collected
     }
   }
   double reduced[4] = {sums.policy_loss, sums.value_loss, sums.approx_kl, sums.clip_fraction};
@@ -213,6 +227,7 @@ UpdateMetrics PpoLearner::Update(RolloutBuffer* b, int64_t update, double lr) {
   const double steps = static_cast<double>(std::max<int64_t>(1, sums.applied));
   UpdateMetrics m;
   m.nonfinite_skipped = sums.skipped;
+  m.epochs = epochs;
   m.policy_loss = reduced[0] / steps;
   m.value_loss = reduced[1] / steps;
   m.approx_kl = reduced[2] / steps;

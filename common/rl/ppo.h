@@ -24,6 +24,7 @@ struct UpdateMetrics {
   double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
   double explained_variance = 0, grad_norm = 0;
   int64_t nonfinite_skipped = 0;  // minibatch steps skipped (non-finite loss or gradients)
+  int64_t epochs = 0;             // epochs run (fewer than configured after a target-KL stop)
 };
 
 // Fault injection for tests: corrupt_loss(update, minibatch step within the update, rank) true
@@ -66,6 +67,8 @@ class PpoLearner {
                      int64_t update, int64_t step_in_update, MinibatchSums* sums);
   torch::Tensor NormalizedAdvantages(const torch::Tensor& advantages) const;
   double ExplainedVariance(const RolloutBuffer& buffer) const;
+  // Collective: the mean approx KL of one epoch's `applied` minibatch steps.
+  double EpochKl(double local_kl_sum, int64_t applied) const;
 
   ActorCritic model_;
   PpoOptions options_;

@@ -17,6 +17,7 @@ struct PpoOptions {
   double ent_coef = 0.0;
   double vf_coef = 0.5;
   double max_grad_norm = 0.5;  // 0: no clipping
+  double target_kl = 0.0;      // > 0: an update stops after the epoch whose mean KL exceeds it
   // Updates at the start that train the critic only (the actor's loss is left out): a critic
   // fitted to a pre-trained actor before the actor follows its advantages.
   int64_t actor_frozen_updates = 0;

@@ -21,6 +21,8 @@ struct EnvOptions {
   double control_dt = 0.05;       // 20 Hz
   RandomizationConfig randomization;
   double observation_noise = 0.0;  // std of Gaussian noise added to the state observation
+  // The task's reward: "default", or a variant the task offers (pick_place: "staged", for RL).
+  std::string reward = "default";
 };
 
 // The outcome of one control step. `metrics` follow the task's metric_names().

@@ -82,6 +82,17 @@ TEST_F(PolicyActorTest, TheMeanIsThePolicysActionOnItsOwnKeys) {
   EXPECT_TRUE(torch::allclose(model->log_std().exp(),
                               torch::tensor({0.02, 0.024, 0.018, 0.18}, torch::kFloat32)));
 
+  // Inputs far outside the demonstrations are clipped to mean +- 10 std of the policy's data.
+  torch::Tensor far = raw.clone();
+  const int ee = env_->observation_spec().Offset("ee_pos");
+  far.select(1, ee).fill_(1000.0);
+  torch::Tensor at_clip = raw.clone();
+  at_clip.select(1, ee).fill_(0.5 + kPolicyInputClip * 0.25);  // ee_pos[0]: mean 0.5, std 0.25
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(model->ActionMean(far, far), model->ActionMean(at_clip, at_clip)));
+  }
+
   // PPO's gradient reaches the policy's parameters.
   mean.sum().backward();
   double grad = 0;

@@ -118,6 +118,16 @@ TEST_F(PpoVecTest, DebugConfigBeatsTheInitialRandomPolicyOnReach) {
   EXPECT_GT(first_eval["return_mean"].get<double>(), random_eval["return_mean"].get<double>());
 }
 
+// ppo.target_kl stops an update after the epoch whose mean KL exceeds it (CleanRL's early stop).
+TEST_F(PpoVecTest, TargetKlStopsTheEpochsEarly) {
+  const auto stopped = Ppo(0, "kl", std::string(kSmall) + " --set ppo.target_kl=1e-9");
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.output;
+  const auto full = Ppo(0, "full", std::string(kSmall));
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+  for (const auto& line : ReadMetrics(dir_ / "kl")) EXPECT_EQ(line["epochs"].get<int64_t>(), 1);
+  for (const auto& line : ReadMetrics(dir_ / "full")) EXPECT_EQ(line["epochs"].get<int64_t>(), 2);
+}
+
 TEST_F(PpoVecTest, BadConfigExitsTwoNamingTheKey) {
   const auto minibatches = Ppo(0, "bad", std::string(kSmall) + " --set ppo.minibatches=7");
   EXPECT_EQ(minibatches.exit_code, 2) << minibatches.output;

@@ -2,6 +2,9 @@
 // measurement is benchmarks/expert_success; this is the CI-sized check).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "common/core/error.h"
 #include "common/envs/registry.h"
 #include "tests/support/mujoco_test.h"
 
@@ -66,6 +69,47 @@ TEST_F(ExpertTest, RandomPolicyRarelySucceedsAtPickPlace) {
     successes += result->success ? 1 : 0;
   }
   EXPECT_EQ(successes, 0);
+}
+
+// The staged reward (for RL) is bounded by 1 per step until success, which pays the most, so an
+// expert episode and an episode that holds the cube near the target without releasing it are
+// ranked right (and it is another reward than the default one).
+TEST_F(ExpertTest, StagedPickPlaceRewardPaysMostForFinishing) {
+  sim::EnvOptions staged_options, default_options;
+  staged_options.reward = "staged";
+  auto staged = MakeEnv("pick_place", staged_options);
+  auto plain = MakeEnv("pick_place", default_options);
+  auto expert = MakeScriptedExpert("pick_place");
+  double action[4];
+  for (int episode = 0; episode < 3; ++episode) {
+    staged->Reset(7, static_cast<uint64_t>(episode));
+    plain->Reset(7, static_cast<uint64_t>(episode));
+    expert->Reset(*staged, 7, static_cast<uint64_t>(episode));
+    double best_before_success = 0;
+    bool lifted = false;
+    const sim::StepResult* result = nullptr;
+    do {
+      expert->Act(*staged, action);
+      result = &staged->Step(action);
+      const double default_reward = plain->Step(action).reward;
+      EXPECT_NE(result->reward, default_reward);
+      if (!result->success) {
+        EXPECT_GE(result->reward, 0.0);
+        EXPECT_LE(result->reward, 1.0);
+        best_before_success = std::max(best_before_success, result->reward);
+      }
+      lifted = lifted || result->metrics[3] > 0;
+    } while (!result->done());
+    ASSERT_TRUE(result->success) << "episode " << episode;
+    EXPECT_TRUE(lifted);
+    EXPECT_GT(best_before_success, 0.8);  // every stage reached: reach + grasp + lift + carry
+    // Success is worth more than staying in the best other state forever (gamma 0.99).
+    EXPECT_GE(result->reward, best_before_success / (1 - 0.99));
+  }
+  sim::EnvOptions wrong;
+  wrong.reward = "sparse";
+  EXPECT_THROW(MakeEnv("pick_place", wrong), InvalidArgumentError);
+  EXPECT_THROW(MakeEnv("reach", wrong), InvalidArgumentError);
 }
 
 }  // namespace
