@@ -100,8 +100,10 @@ void PickPlaceEnv::BuildDefaultReward() {
 
 // At most 1 per step before success: reach 0.2 (1 - tanh(10 |ee - object|)), grasped +0.3,
 // lifted +0.2 + 0.3 (1 - tanh(10 |object - target|)); success +kStagedSuccessBonus, once, as the
-// episode terminates. The bonus is at least 1 / (1 - 0.99), the discounted value of staying in
-// the best non-terminal state forever, so finishing the task always pays more than hovering.
+// episode terminates. The bonus is 3 x 1 / (1 - 0.99), three times the discounted value of staying
+// in the best non-terminal state forever (what a value function bootstraps on truncation), so
+// finishing clearly pays more than hovering: at 1 x, a fine-tuned policy drifted towards holding
+// the cube over the target.
 void PickPlaceEnv::BuildStagedReward() {
   using rewards::ConditionalReward;
   using rewards::ConstantReward;

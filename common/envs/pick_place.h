@@ -29,7 +29,7 @@ class PickPlaceEnv : public sim::RobotEnv {
   static constexpr const char* kName = "pick_place";
   static constexpr double kSuccessDistance = 0.03;
   static constexpr double kLiftHeight = 0.03;
-  static constexpr double kStagedSuccessBonus = 100.0;
+  static constexpr double kStagedSuccessBonus = 300.0;
 
   explicit PickPlaceEnv(const sim::EnvOptions& options);
 
