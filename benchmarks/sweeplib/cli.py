@@ -18,11 +18,12 @@ With --slurm each point is one task of a job array (sbatch --array) and a depend
 the results.
 """
 import argparse
+import os
 import pathlib
 import sys
 
 from simscale import console
-from sweeplib import kinds, plan as plan_lib, results, runner, slurm, tables
+from sweeplib import kinds, machine, plan as plan_lib, results, runner, slurm, tables
 
 AXIS_HELP = {"ranks": "MPI rank counts", "cameras": "camera sets: none, agentview, "
              "agentview+wrist, ...", "image_size": "square image sides in pixels",
@@ -97,10 +98,11 @@ def sweep_dataset(build, out):
     """A small pick-and-place dataset for the train sweep (1 rank, a few seconds)."""
     path = out / "dataset.h5"
     console.info(f"sweep train: generating {path} (pass --dataset to train on your own)")
+    # datagen_mpi's own progress lines show on stderr while it runs.
     runner.subprocess.run(["mpirun", "--allow-run-as-root", "-n", "1",
                            str(tool_path(build, kinds.KINDS["datagen"])), "--env", "pick_place",
                            "--episodes", "40", "--output", str(path), "--overwrite",
-                           "--log.level", "warn", "--plots", "false"], check=True,
+                           "--log.progress_interval", "2", "--plots", "false"], check=True,
                           stdout=runner.subprocess.DEVNULL)
     return str(path)
 
@@ -127,7 +129,16 @@ def new_plan(kind, args):
     return plan
 
 
+def warn_if_busy():
+    """A busy machine makes noisy numbers: say so before spending the time."""
+    load, cores = machine.load_average(), os.cpu_count() or 1
+    if load > 0.5 * cores:
+        console.warn(f"sweep: the machine is busy (load average {load:.1f} on {cores} cores); "
+                     "the results will be noisy (the CSV records the load of every point)")
+
+
 def run_local(kind, plan):
+    warn_if_busy()
     progress = console.Progress(len(plan["points"]) * plan["repeats"], label=f"sweep {kind.name}",
                                 unit="runs", line_interval=0.0)
     for point in plan["points"]:

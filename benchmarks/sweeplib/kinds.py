@@ -157,7 +157,7 @@ class Io(Kind):
     run_options = False  # a benchmark program: log options only
     axes = {"ranks": ["1", "2"], "batch": ["1", "8"], "cameras": ["none"]}
     params = {"length": ("200", "steps per episode"), "rounds": ("20", "timed rounds")}
-    table = (("ranks", "ranks", "{}"), ("data", "cameras", "{}"),
+    table = (("ranks", "ranks", "{}"), ("images", "cameras", "{}"),
              ("episodes/rank/round", "batch", "{}"), ("MB/s", "throughput", "{:.0f}"),
              ("median ms/round", "median_ms", "{:.1f}"), ("ms/episode", "ms_per_episode", "{:.2f}"),
              ("efficiency", "efficiency", "{:.0f} %"), ("load", "load_avg", "{:.1f}"))

@@ -21,9 +21,9 @@ def grid(kind, axis_values):
 
 
 def series_label(kind, point):
-    """The point's series: every axis but ranks that has more than one value in the grid, or
-    the kind's name when none varies."""
-    return ", ".join(f"{a}={point[a]}" for a in point.get("_varying", [])) or kind.name
+    """The point's series: every axis but ranks that has more than one value in the grid
+    ("cameras=none scaling=weak"), or the kind's name when none varies."""
+    return " ".join(f"{a}={point[a]}" for a in point.get("_varying", [])) or kind.name
 
 
 def make_plan(kind, axis_values, params, repeats, build, out, launcher):

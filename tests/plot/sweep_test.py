@@ -22,6 +22,10 @@ class Grid(unittest.TestCase):
                          [("none", "1"), ("none", "2"), ("agentview", "1"), ("agentview", "2")])
         self.assertEqual([plan.series_label(kind, q) for q in p["points"]],
                          ["cameras=none"] * 2 + ["cameras=agentview"] * 2)
+        axes = {"cameras": ["none", "agentview"], "scaling": ["strong", "weak"]}
+        two = plan.make_plan(kind, axes, {}, 1, "build", "out", "mpirun")
+        self.assertEqual(plan.series_label(kind, two["points"][-1]),
+                         "cameras=agentview scaling=weak")
         self.assertEqual([q["index"] for q in p["points"]], [0, 1, 2, 3])
 
 

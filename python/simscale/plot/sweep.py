@@ -70,8 +70,12 @@ def _efficiency_panel(ax, series, colors):
 def _bars_panel(ax, series, unit, colors):
     names = list(series)
     values = [_float(series[n][0], "throughput") for n in names]
-    ax.bar(range(len(names)), values, color=[colors[n] for n in names])
+    bars = ax.bar(range(len(names)), values, color=[colors[n] for n in names])
+    for bar, value in zip(bars, values):
+        ax.annotate(f"{value:.4g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.grid(axis="x", visible=False)
     ax.set(title="Throughput", ylabel=f"{unit} (median of repeats)")
 
 
@@ -108,8 +112,8 @@ def draw(csv_path, output=None, fmt="png"):
         _rank_axis(axes[0], rows)
         axes[0][0].legend(loc="upper left", fontsize=7)
     else:
-        fig, axes = figure.figure(max(6, 1.5 + 1.2 * len(series)), 5)
+        fig, axes = figure.figure(max(8, 1.5 + 1.2 * len(series)), 5)
         _bars_panel(axes[0][0], series, unit, colors)
-    fig.suptitle(f"{kind} sweep ({unit}): {_machine(rows)}")
+    fig.suptitle(f"{kind} sweep ({unit})\n{_machine(rows)}")
     default = pathlib.Path(csv_path).with_suffix("")
     return [figure.save(fig, figure.output_path(output, default, fmt))]

@@ -33,7 +33,7 @@ def describe(run_dir):
         with open(pathlib.Path(run_dir) / "config.yaml", encoding="utf-8") as f:
             train = (yaml.safe_load(f) or {}).get("train", {})
         return f"{train.get('model', '?')} model, batch {train.get('batch_size', '?')}"
-    except (ImportError, OSError, AttributeError, ValueError):
+    except Exception:  # noqa: BLE001 -- an unreadable config only shortens the title
         return ""
 
 
