@@ -6,9 +6,10 @@
 //
 //   mpirun -n N io_bench [--data lowdim|images] [--episodes-per-rank K] [--length T]
 //                        [--rounds R] [--gzip-lowdim L] [--gzip-images L] [--chunk-rows C]
-//                        [--dir DIR]
+//                        [--dir DIR] [--summary]
 //
-// Prints one Markdown table row (see benchmarks/run_io_bench.sh for the header).
+// Prints one Markdown table row (see benchmarks/run_io_bench.sh for the header), or with
+// --summary one IO_BENCH_SUMMARY key=value line (for benchmarks/sweep io).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -38,6 +39,7 @@ struct BenchOptions {
   int gzip_images = 0;
   int64_t chunk_rows = 0;  // low-dim columns; 0 = the schema's rule
   std::string dir = ".";
+  bool summary = false;
 
   bool images() const { return data == "images"; }
 };
@@ -70,6 +72,10 @@ void DeclareOptions(config::Schema* schema, BenchOptions* o) {
       .Min(0)
       .Flag("chunk-rows");
   schema->Add("bench.dir", &o->dir, "directory of the scratch file").NonEmpty().Flag("dir");
+  schema
+      ->Add("bench.summary", &o->summary,
+            "print one machine-readable IO_BENCH_SUMMARY line instead of the Markdown row")
+      .Flag("summary");
 }
 
 // A Franka-like layout: 7-D actions, 32 state values, six low-dim observation keys (33 floats),
@@ -166,6 +172,36 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// One Markdown row, or with --summary one key=value line.
+void PrintResult(const BenchOptions& options, int ranks, const std::vector<double>& round_seconds,
+                 int64_t per_round, double mb_per_round, double views_ms_per_episode,
+                 double file_mb) {
+  const double median = Median(round_seconds);
+  const double min = *std::min_element(round_seconds.begin(), round_seconds.end());
+  const double max = *std::max_element(round_seconds.begin(), round_seconds.end());
+  if (options.summary) {
+    fmt::print(
+        "IO_BENCH_SUMMARY ranks={} episodes_per_round={} mb_per_round={:.4f} median_ms={:.4f} "
+        "min_ms={:.4f} max_ms={:.4f} ms_per_episode={:.4f} mb_per_s={:.3f} "
+        "views_ms_per_episode={:.4f} file_mb={:.3f}\n",
+        ranks, per_round, mb_per_round, 1e3 * median, 1e3 * min, 1e3 * max,
+        1e3 * median / static_cast<double>(per_round), mb_per_round / median, views_ms_per_episode,
+        file_mb);
+    return;
+  }
+  fmt::print(
+      "| {} | {} | {} | {} | {} | {} | {:.1f} | {:.1f} | {:.1f}–{:.1f} | {:.2f} | {:.0f} | "
+      "{:.2f} | {:.1f} |\n",
+      ranks, options.images() ? "128x128x3 img" : "low-dim",
+      options.images() ? fmt::format("{} / img {}", options.gzip_lowdim, options.gzip_images)
+      : options.chunk_rows > 0
+          ? fmt::format("{}, chunk {}", options.gzip_lowdim, options.chunk_rows)
+          : fmt::format("{}", options.gzip_lowdim),
+      options.length, options.episodes_per_rank, per_round, mb_per_round, 1e3 * median, 1e3 * min,
+      1e3 * max, 1e3 * median / static_cast<double>(per_round), mb_per_round / median,
+      views_ms_per_episode, file_mb);
+}
+
 int Run(const BenchOptions& options, const mpi::Communicator& comm) {
   const io::StoreLayout layout = BenchLayout(options);
   const fs::path path = fs::path(options.dir) / fmt::format("io_bench_{}_{}ranks_{}.h5",
@@ -207,23 +243,11 @@ int Run(const BenchOptions& options, const mpi::Communicator& comm) {
     const auto start = std::chrono::steady_clock::now();
     io::BuildRobomimicViews(path);
     const double views_ms_per_episode = 1e3 * Seconds(start) / static_cast<double>(episodes);
-    const double median = Median(round_seconds);
     const int64_t per_round = options.episodes_per_rank * comm.size();
     const double mb_per_round =
         static_cast<double>(bytes_per_episode * static_cast<uint64_t>(per_round)) / 1e6;
-    fmt::print(
-        "| {} | {} | {} | {} | {} | {} | {:.1f} | {:.1f} | {:.1f}–{:.1f} | {:.2f} | {:.0f} | "
-        "{:.2f} | {:.1f} |\n",
-        comm.size(), options.images() ? "128x128x3 img" : "low-dim",
-        options.images() ? fmt::format("{} / img {}", options.gzip_lowdim, options.gzip_images)
-        : options.chunk_rows > 0
-            ? fmt::format("{}, chunk {}", options.gzip_lowdim, options.chunk_rows)
-            : fmt::format("{}", options.gzip_lowdim),
-        options.length, options.episodes_per_rank, per_round, mb_per_round, 1e3 * median,
-        1e3 * *std::min_element(round_seconds.begin(), round_seconds.end()),
-        1e3 * *std::max_element(round_seconds.begin(), round_seconds.end()),
-        1e3 * median / static_cast<double>(per_round), mb_per_round / median, views_ms_per_episode,
-        static_cast<double>(fs::file_size(path)) / 1e6);
+    PrintResult(options, comm.size(), round_seconds, per_round, mb_per_round, views_ms_per_episode,
+                static_cast<double>(fs::file_size(path)) / 1e6);
     fs::remove(path);
   }
   return 0;

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Lists the longest C++ functions (bodies, in lines) under the given folders.
+"""Lists the longest C++ and Python functions (bodies, in lines) under the given folders.
 
   scripts/function_lengths.py [--top N] [--max LINES] DIR...
 
-A function is a brace block opened by a line that closes a parameter list (`) {`, `) const {`,
-`) override {`, ... or a constructor's initializer list) outside any other function. With --max,
-exits 1 if a function is longer than LINES unless a comment on one of the three lines above its
-signature starts with "long function:" and says why.
+C++ (.cc, .h, .cpp): a function is a brace block opened by a line that closes a parameter list
+(`) {`, `) const {`, `) override {`, ... or a constructor's initializer list) outside any other
+function. Python (.py, and scripts whose first line names python): a `def` outside any other
+`def` (methods count), up to its last indented line. With --max, exits 1 if a function is longer
+than LINES unless a comment on one of the three lines above its signature starts with
+"long function:" and says why.
 """
 import argparse
 import pathlib
@@ -50,6 +52,38 @@ def functions(path):
     return found
 
 
+PY_DEF = re.compile(r"^(\s*)(async\s+)?def\s+(\w+)")
+
+
+def python_functions(path):
+    lines = path.read_text(errors="replace").splitlines()
+    found = []
+    current = None  # (name, start line, indentation)
+    for number, line in enumerate(lines + ["end"], 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if current is not None and indent <= current[2] and number > current[1]:
+            name, start, _ = current
+            last = max(n for n in range(start, number) if lines[n - 1].strip())
+            above = " ".join(lines[max(0, start - 4):start - 1])
+            found.append((last - start + 1, str(path), start, name, "long function:" in above))
+            current = None
+        match = PY_DEF.match(line)
+        if match and current is None:
+            current = (match.group(3), number, len(match.group(1)))
+    return found
+
+
+def is_python(path):
+    if path.suffix == ".py":
+        return True
+    if path.suffix or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return b"python" in f.readline()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", nargs="+")
@@ -61,6 +95,8 @@ def main():
         for path in sorted(pathlib.Path(d).rglob("*")):
             if path.suffix in (".cc", ".h", ".cpp"):
                 found.extend(functions(path))
+            elif "__pycache__" not in path.parts and is_python(path):
+                found.extend(python_functions(path))
     found.sort(reverse=True)
     for length, path, line, name, explained in found[:args.top]:
         print(f"{length:5d}  {path}:{line}  {name}{'  (explained)' if explained else ''}")

@@ -5,7 +5,9 @@
 #   2. train_ddp:   behaviour cloning on each dataset (data-parallel over the ranks)
 #   3. evaluate:    scripted expert, trained BC and a random policy, 100 seeded episodes each,
 #                   on unseen layouts (a different seed from the demonstrations)
-# and prints the success table (also written to $out/summary.md).
+# and prints the success table, written with the run's figures to $out/summary.md (the tools draw
+# their own: datagen --stats the dataset figures, train_ddp its curves, evaluate its success bars;
+# simscale-plot draws one evaluation figure over every policy).
 # Environment: SIMSCALE_PIPELINE_DIR (default runs/pipeline), SIMSCALE_JOBS (build parallelism),
 # SIMSCALE_EPISODES (demonstrations per task, default 200), SIMSCALE_EVAL_EPISODES (default 100).
 set -euo pipefail
@@ -60,5 +62,24 @@ stage "summary"
     done
   done
 } | tee "$out/summary.md"
+
+stage "figures"
+"$bin/simscale-plot" eval "$out"/eval_reach_* "$out"/eval_pick_place_* -o "$out/evaluation.png" ||
+  echo "no evaluation figure (plotting unavailable)"
+figure() {  # caption, file relative to $out: embedded when it exists
+  if [ -f "$out/$2" ]; then echo "![$1]($2)"; echo; fi
+}
+{
+  echo
+  echo "## Figures"
+  echo
+  figure "Evaluation: success with 95% intervals" evaluation.png
+  for env in reach pick_place; do
+    figure "BC training curves on $env" "bc_$env/curves.png"
+    figure "The $env dataset: episodes and actions" "${env}_stats.png"
+    figure "The $env dataset: observations per dimension" "${env}_states.png"
+  done
+} >> "$out/summary.md"
+echo "figures: $(grep -c '^!\[' "$out/summary.md") embedded in $out/summary.md"
 echo
 echo "pipeline finished in $(( $(date +%s) - start )) s; outputs under $out"

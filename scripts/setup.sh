@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev                    # tests and benchmarks
   slurm-wlm munge                                  # job scripts and their tests
   python3 python3-h5py python3-numpy               # dataset checks in tests and sweep scripts
+  python3-matplotlib python3-yaml                  # simscale-plot: figures of every tool's outputs
 )
 
 missing=()

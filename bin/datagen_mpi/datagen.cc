@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "common/app/plots.h"
 #include "common/core/atomic_file.h"
 #include "common/core/build_info.h"
 #include "common/core/log.h"
@@ -262,6 +263,8 @@ int Run(const DatagenConfig& config, const config::Schema& schema, const mpi::Co
   if (!config.validate.empty() || !config.stats.empty()) {
     int code = 0;
     mpi::RunAgreed(comm, [&] { code = InspectFile(config, comm); });
+    // The dataset figures beside the file: <stem>_stats.png, _states, _dr, _cameras.
+    if (!config.stats.empty()) app::DrawFigures("dataset", {config.stats}, config.run, comm);
     return code;
   }
   const auto wall_start = Clock::now();

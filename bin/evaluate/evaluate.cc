@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/app/plots.h"
 #include "common/core/atomic_file.h"
 #include "common/core/log.h"
 #include "common/eval/evaluator.h"
@@ -47,6 +48,8 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
     WriteFileAtomic(out_dir / "results.csv", ResultsCsv(results));
     std::cout << ResultsTable(options, results) << std::flush;
   }
+  // success.png, and transfer.png when several conditions were evaluated.
+  app::DrawFigures("eval", {out_dir.string()}, config.run, comm);
   return 0;
 }
 

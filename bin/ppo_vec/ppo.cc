@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "common/app/plots.h"
 #include "common/core/atomic_file.h"
 #include "common/core/log.h"
 #include "common/core/preemption.h"
@@ -433,7 +434,12 @@ int Run(const PpoConfig& config, const config::Schema& schema, const mpi::Commun
   } else if (config.run.resume) {
     log::Info("--resume: no complete checkpoint under {}; starting at update 1", config.run.output);
   }
-  return training.Loop();
+  const int code = training.Loop();
+  if (code == 0) {
+    // <run_dir>/curves.png: return, success, length, entropy, KL, SPS against env steps.
+    app::DrawFigures("ppo", {fs::path(config.run.output).string()}, config.run, comm);
+  }
+  return code;
 }
 
 }  // namespace simscale::ppo

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/app/plots.h"
 #include "common/core/atomic_file.h"
 #include "common/core/log.h"
 #include "common/core/random.h"
@@ -180,6 +181,7 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
   }
   const TrainSummary summary = trainer.Train();
   if (comm.is_root()) ReportSummary(summary, run_dir, comm.size());
+  app::DrawFigures("train", {run_dir.string()}, config.run, comm);  // run_dir/curves.png
   if (summary.preempted) {
     log::Warn("train_ddp: stopped by a preemption signal after checkpointing; rerun with --resume");
     return kPreemptedExitCode;

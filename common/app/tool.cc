@@ -17,6 +17,10 @@ void AddRunOptions(config::Schema* schema, RunOptions* options) {
   schema->Add("run.overwrite", &options->overwrite, "replace an existing output").Flag("overwrite");
   schema->Add("run.resume", &options->resume, "continue an interrupted run from its output")
       .Flag("resume");
+  schema
+      ->Add("run.plots", &options->plots,
+            "draw figures of the outputs at the end with simscale-plot, when it is available")
+      .Flag("plots");
   AddLogOptions(schema, options);
   schema->AddCheck([options] {
     if (options->overwrite && options->resume) {

@@ -12,7 +12,7 @@
 namespace simscale::app {
 
 // The options every tool takes; each is also a short flag (--seed, --output, --overwrite,
-// --resume).
+// --resume, --plots).
 struct RunOptions {
   int64_t seed = 0;
   std::string output;
@@ -20,6 +20,7 @@ struct RunOptions {
   bool resume = false;
   std::string log_level = "info";
   bool log_all_ranks = false;
+  bool plots = true;  // figures of the outputs at the end (app::DrawFigures)
 };
 
 void AddRunOptions(config::Schema* schema, RunOptions* options);

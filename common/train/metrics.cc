@@ -1,5 +1,6 @@
 #include "common/train/metrics.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <vector>
 
@@ -46,7 +47,8 @@ MetricsWriter::MetricsWriter(const fs::path& run_dir, MetricsFormat format, int6
   fs::create_directories(run_dir);
   file_.open(path, std::ios::trunc);
   if (format_ == MetricsFormat::kCsv) {
-    file_ << "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped\n";
+    file_ << "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped,"
+             "valid_loss\n";
   }
   for (const auto& line : kept) file_ << line << "\n";
   file_.flush();
@@ -55,23 +57,25 @@ MetricsWriter::MetricsWriter(const fs::path& run_dir, MetricsFormat format, int6
 void MetricsWriter::Write(const MetricsLine& l) {
   if (!enabled_) return;
   if (format_ == MetricsFormat::kCsv) {
-    file_ << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4f},{:.4f},{}\n", l.step, l.loss, l.lr,
-                         l.grad_norm, l.samples_per_s, l.data_wait_share, l.allreduce_share,
-                         l.skipped);
+    file_ << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4f},{:.4f},{},{}\n", l.step, l.loss,
+                         l.lr, l.grad_norm, l.samples_per_s, l.data_wait_share, l.allreduce_share,
+                         l.skipped,
+                         std::isnan(l.valid_loss) ? "" : fmt::format("{:.6g}", l.valid_loss));
   } else {
     // The CSV's precision (more digits are noise), written as the shortest JSON number.
     const auto significant = [](double v) { return std::stod(fmt::format("{:.6g}", v)); };
     const auto fixed = [](double v, int decimals) {
       return std::stod(fmt::format("{:.{}f}", v, decimals));
     };
-    const nlohmann::ordered_json line = {{"step", l.step},
-                                         {"loss", significant(l.loss)},
-                                         {"lr", significant(l.lr)},
-                                         {"grad_norm", significant(l.grad_norm)},
-                                         {"samples_per_s", fixed(l.samples_per_s, 1)},
-                                         {"data_wait_share", fixed(l.data_wait_share, 4)},
-                                         {"allreduce_share", fixed(l.allreduce_share, 4)},
-                                         {"skipped", l.skipped}};
+    nlohmann::ordered_json line = {{"step", l.step},
+                                   {"loss", significant(l.loss)},
+                                   {"lr", significant(l.lr)},
+                                   {"grad_norm", significant(l.grad_norm)},
+                                   {"samples_per_s", fixed(l.samples_per_s, 1)},
+                                   {"data_wait_share", fixed(l.data_wait_share, 4)},
+                                   {"allreduce_share", fixed(l.allreduce_share, 4)},
+                                   {"skipped", l.skipped}};
+    if (!std::isnan(l.valid_loss)) line["valid_loss"] = significant(l.valid_loss);
     file_ << line.dump() << "\n";
   }
   file_.flush();

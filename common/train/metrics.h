@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "common/train/trainer_options.h"
@@ -20,6 +21,9 @@ struct MetricsLine {
   double data_wait_share = 0.0;  // of the window's wall time
   double allreduce_share = 0.0;
   int64_t skipped = 0;  // non-finite steps so far
+  // Loss on the validation split at this step, when one was computed (eval_every, the last
+  // step); NaN otherwise: then the JSON line has no valid_loss and the CSV cell is empty.
+  double valid_loss = std::numeric_limits<double>::quiet_NaN();
 };
 
 // The run's metrics file, <run_dir>/metrics.jsonl or metrics.csv, written by one rank. A resumed

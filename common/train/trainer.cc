@@ -143,9 +143,8 @@ struct Trainer::Impl {
   Gradients ComputeGradients(MetricsWindow* window);
   double MicroBatchBackward(MetricsWindow* window);
   void ApplyUpdate(double grad_norm);
-  void Report(MetricsWindow* window, int64_t first_step, MetricsWriter* metrics,
+  void Report(MetricsWindow* window, int64_t first_step, bool validate, MetricsWriter* metrics,
               Progress* progress);
-  void LogValidationLoss();
   double ValidationLoss();
   void WriteCheckpoint();
   TrainerState State() const;
@@ -172,6 +171,8 @@ struct Trainer::Impl {
   int64_t step = 0;
   LoaderPosition data;
   double samples_seen = 0;
+  double last_valid_loss = -1.0;    // -1: none computed (no validation split)
+  double validation_seconds = 0.0;  // not training time: left out of the run's throughput
 };
 
 Trainer::Impl::Impl(std::shared_ptr<models::Policy> policy,
@@ -282,21 +283,26 @@ void Trainer::Impl::ApplyUpdate(double grad_norm) {
   average->Update();
 }
 
-void Trainer::Impl::Report(MetricsWindow* window, int64_t first_step, MetricsWriter* metrics,
-                           Progress* progress) {
+void Trainer::Impl::Report(MetricsWindow* window, int64_t first_step, bool validate,
+                           MetricsWriter* metrics, Progress* progress) {
   MetricsLine line = window->Close();
   line.step = step;
   line.lr = LearningRate(options, step - 1);
   line.skipped = guard.counts().skipped;
+  if (validate) {
+    // After Close: the validation's time belongs to no training window.
+    const auto start = Clock::now();
+    last_valid_loss = ValidationLoss();
+    validation_seconds += Seconds(start);
+    if (last_valid_loss >= 0) {
+      line.valid_loss = last_valid_loss;
+      if (step < options.steps) log::Info("step {}: validation loss {:.5g}", step, last_valid_loss);
+    }
+  }
   metrics->Write(line);
   progress->Update(step - first_step,
                    fmt::format("loss {:.4g}, lr {:.3g}, {:.0f} samples/s, data wait {:.1f}%",
                                line.loss, line.lr, line.samples_per_s, 100 * line.data_wait_share));
-}
-
-void Trainer::Impl::LogValidationLoss() {
-  const double valid_loss = ValidationLoss();
-  if (valid_loss >= 0) log::Info("step {}: validation loss {:.5g}", step, valid_loss);
 }
 
 double Trainer::Impl::ValidationLoss() {
@@ -395,14 +401,17 @@ TrainSummary Trainer::Train() {
     }
     if (!m.TrainStep(&window)) continue;
     const bool last = m.step == o.steps;
-    if (m.step % o.log_every == 0 || last) m.Report(&window, first_step, &metrics, &progress);
-    if (Due(o.eval_every, m.step) && !last) m.LogValidationLoss();
+    // Validation (every eval_every steps and at the end) gets a metrics line of its own step.
+    const bool validate = Due(o.eval_every, m.step) || last;
+    if (m.step % o.log_every == 0 || validate) {
+      m.Report(&window, first_step, validate, &metrics, &progress);
+    }
     if (Due(o.checkpoint_every, m.step) && !last) m.WriteCheckpoint();
   }
   m.loader.reset();
-  const double elapsed = Seconds(start);
+  const double elapsed = Seconds(start) - m.validation_seconds;
   if (!summary.preempted) {
-    summary.final_valid_loss = m.ValidationLoss();
+    summary.final_valid_loss = m.last_valid_loss;
     m.WriteCheckpoint();
   }
   progress.Finish(fmt::format("loss {:.4g}", window.last_loss()));

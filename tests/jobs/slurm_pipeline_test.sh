@@ -6,7 +6,14 @@
 set -euo pipefail
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
+work=$(mktemp -d /tmp/simscale-slurm-XXXXXX)
 source "$src/tests/jobs/local_slurm.sh"
+cleanup() {
+  slurm_stop "$work"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+slurm_start "$work" 6917 6918
 
 cd "$work"
 export SIMSCALE_BIN="$build/bin"
@@ -15,9 +22,9 @@ ids=$(bash "$src/jobs/pipeline.sh" "$src/configs/datagen_reach_debug.yaml" \
       --ntasks=2 --time=15)
 echo "submitted: $ids"
 eval "$ids"
-wait_for "$datagen" "$train" "$evaluate"
+slurm_wait "$datagen" "$train" "$evaluate"
 for job in "$datagen" "$train" "$evaluate"; do
-  state=$(state_of "$job")
+  state=$(slurm_state "$job")
   if [ "$state" != COMPLETED ]; then
     echo "job $job ended $state"; cat logs/*; exit 1
   fi
@@ -31,9 +38,9 @@ ids=$(bash "$src/jobs/pipeline.sh" "$src/configs/datagen_reach_debug.yaml" \
       "$src/configs/bc_reach_debug.yaml" "$src/configs/eval_reach_debug.yaml" "$work/out2" \
       --ntasks=2 --time=15 --export=ALL,SIMSCALE_BIN=/nonexistent)
 eval "$ids"
-wait_for "$datagen" "$train" "$evaluate"
-[ "$(state_of "$datagen")" = FAILED ] || { echo "datagen should have failed: $(state_of "$datagen")"; exit 1; }
+slurm_wait "$datagen" "$train" "$evaluate"
+[ "$(slurm_state "$datagen")" = FAILED ] || { echo "datagen should have failed: $(slurm_state "$datagen")"; exit 1; }
 for job in "$train" "$evaluate"; do
-  [ "$(state_of "$job")" = CANCELLED ] || { echo "job $job should be cancelled: $(state_of "$job")"; exit 1; }
+  [ "$(slurm_state "$job")" = CANCELLED ] || { echo "job $job should be cancelled: $(slurm_state "$job")"; exit 1; }
 done
 echo "slurm pipeline test passed"

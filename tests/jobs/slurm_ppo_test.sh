@@ -7,7 +7,14 @@
 set -euo pipefail
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
+work=$(mktemp -d /tmp/simscale-slurm-XXXXXX)
 source "$src/tests/jobs/local_slurm.sh"
+cleanup() {
+  slurm_stop "$work"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+slurm_start "$work" 6921 6922
 
 cd "$work"
 export SIMSCALE_BIN="$build/bin"
@@ -23,8 +30,8 @@ for _ in $(seq 1 600); do [ "$(lines)" -ge 3 ] && break; sleep 0.5; done
 [ "$(lines)" -ge 3 ] || { echo "no training after 5 minutes"; cat logs/* "$work"/log/*; exit 1; }
 # What Slurm does two minutes before the time limit (--signal=B:USR1@120).
 scancel --signal=USR1 --batch "$job"
-wait_for "$job"
-state=$(state_of "$job")
+slurm_wait "$job"
+state=$(slurm_state "$job")
 [ "$state" = COMPLETED ] || { echo "job $job ended $state"; cat logs/*; exit 1; }
 grep -q "requeueing job $job" logs/* || { echo "the job was not preempted and requeued"; cat logs/*; exit 1; }
 restarts=$(scontrol show job "$job" | grep -o 'Restarts=[0-9]*' | cut -d= -f2)

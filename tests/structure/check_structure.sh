@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Structural rules of the code base, checked on the source tree:
-#  - no function in common/ or bin/ over 80 lines without a "long function:" reason;
+#  - no function in common/ or bin/ (C++) or in the Python tools (python/, scripts/, benchmarks/)
+#    over 80 lines without a "long function:" reason;
 #  - datagen_mpi reaches models only through common/policies (nothing from common/eval or
 #    common/models), and neither it nor evaluate links LibTorch;
 #  - no fault injection or test hook is read from the environment in common/ or bin/.
@@ -8,7 +9,8 @@ set -euo pipefail
 src=$1
 build=$2
 fail=0
-python3 "$src/scripts/function_lengths.py" "$src/common" "$src/bin" --top 0 --max 80 || fail=1
+python3 "$src/scripts/function_lengths.py" "$src/common" "$src/bin" "$src/python" "$src/scripts" \
+    "$src/benchmarks" --top 0 --max 80 || fail=1
 if grep -rn '#include "common/\(eval\|models\)/' "$src/bin/datagen_mpi"; then
   echo "bin/datagen_mpi includes common/eval or common/models" >&2
   fail=1

@@ -187,7 +187,33 @@ TEST(MetricsWriter, AResumedRunKeepsTheLinesUpToItsStepInEitherFormat) {
     EXPECT_EQ(Lines(path).size(), header + 3);
   }
   EXPECT_EQ(Lines(dir.path() / "metrics.csv").front(),
-            "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped");
+            "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped,"
+            "valid_loss");
+}
+
+TEST(MetricsWriter, WritesTheValidationLossOnlyOnLinesThatHaveOne) {
+  TempDirectory dir;
+  for (const MetricsFormat format : {MetricsFormat::kJsonl, MetricsFormat::kCsv}) {
+    {
+      MetricsWriter writer(dir.path(), format, 0, true);
+      MetricsLine line;
+      line.step = 10;
+      line.loss = 0.5;
+      writer.Write(line);
+      line.step = 20;
+      line.valid_loss = 0.25;
+      writer.Write(line);
+    }
+    const std::vector<std::string> lines = Lines(dir.path() / MetricsWriter::FileName(format));
+    ASSERT_EQ(lines.size(), format == MetricsFormat::kCsv ? 3u : 2u);
+    if (format == MetricsFormat::kCsv) {
+      EXPECT_EQ(lines[1].substr(lines[1].rfind(',')), ",");
+      EXPECT_EQ(lines[2].substr(lines[2].rfind(',')), ",0.25");
+    } else {
+      EXPECT_EQ(lines[0].find("valid_loss"), std::string::npos);
+      EXPECT_NE(lines[1].find("\"valid_loss\":0.25"), std::string::npos) << lines[1];
+    }
+  }
 }
 
 }  // namespace
