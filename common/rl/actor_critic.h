@@ -38,6 +38,9 @@ class ActorCriticImpl : public torch::nn::Module {
   torch::Tensor Entropy() const;
 
   const ActorCriticOptions& options() const { return options_; }
+  // The two MLPs (Linear, Tanh, ..., Linear), for passes that bypass autograd (TanhMlpPass).
+  const torch::nn::Sequential& actor() const { return actor_; }
+  const torch::nn::Sequential& critic() const { return critic_; }
 
  private:
   ActorCriticOptions options_;

@@ -9,6 +9,7 @@
 #include "common/models/optimizer.h"
 #include "common/mpi/mpi.h"
 #include "common/rl/actor_critic.h"
+#include "common/rl/ppo_gradient.h"
 #include "common/rl/ppo_options.h"
 #include "common/rl/rollout_buffer.h"
 #include "common/train/grad_sync.h"
@@ -20,6 +21,7 @@ namespace simscale::rl {
 struct UpdateMetrics {
   double policy_loss = 0, value_loss = 0, entropy = 0, approx_kl = 0, clip_fraction = 0;
   double explained_variance = 0, grad_norm = 0;
+  double allreduce_seconds = 0;  // this rank's time in the gradient all-reduces of the update
 };
 
 // The PPO update, DD-PPO style: every rank holds the rollout of its own envs (global indices
@@ -28,6 +30,8 @@ struct UpdateMetrics {
 // every rank — and each minibatch is a slice of it. A rank computes the loss over its own
 // samples of the minibatch, divided by the global minibatch size, and the gradients are summed
 // over ranks: R ranks x N/R envs take the steps of 1 rank x N envs (up to float regrouping).
+// The gradients are computed without autograd (PpoGradient) straight into the all-reduced
+// buckets; the model must be float32 on the CPU.
 class PpoLearner {
  public:
   PpoLearner(ActorCritic model, const PpoOptions& options, const mpi::Communicator& comm,
@@ -40,16 +44,23 @@ class PpoLearner {
 
  private:
   struct MinibatchSums;
-  struct Batch {
-    torch::Tensor observations, actions, log_probs, values, advantages, returns;
+  // This rank's rows of one minibatch, gathered from the rollout into buffers kept between calls.
+  struct Minibatch {
+    std::vector<float> observations, actions, log_probs, values, advantages, returns;
+    MinibatchRows View(int64_t rows) const;
   };
-  Batch ToTensors(const RolloutBuffer& buffer) const;
   // This rank's rows (t * N + k) of each minibatch of one epoch.
   std::vector<std::vector<int64_t>> LocalMinibatches(int64_t steps, int64_t update,
                                                      int64_t epoch) const;
-  void MinibatchStep(const Batch& batch, const std::vector<int64_t>& rows, int64_t global_size,
-                     MinibatchSums* sums);
-  torch::Tensor NormalizedAdvantages(const torch::Tensor& advantages) const;
+  void Gather(const RolloutBuffer& buffer, const std::vector<int64_t>& rows);
+  // Collective: normalises the gathered advantages with the global minibatch's mean and std.
+  void NormalizeAdvantages(int64_t rows);
+  void MinibatchStep(const RolloutBuffer& buffer, const std::vector<int64_t>& rows,
+                     int64_t global_size, MinibatchSums* sums);
+  // Collective: sums the gradients over ranks; returns the norm of the sum.
+  double ReduceGradients(MinibatchSums* sums);
+  // Clips the gradients to max_grad_norm given their norm, and takes the optimizer step.
+  void ClipAndStep(double norm);
   double ExplainedVariance(const RolloutBuffer& buffer) const;
 
   ActorCritic model_;
@@ -59,6 +70,8 @@ class PpoLearner {
   std::unique_ptr<models::FusedAdamW> optimizer_;
   std::unique_ptr<train::GradientBuckets> grads_;
   std::unique_ptr<train::GradientSync> sync_;
+  std::unique_ptr<PpoGradient> gradient_;
+  Minibatch minibatch_;
 };
 
 }  // namespace simscale::rl
