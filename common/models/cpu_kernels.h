@@ -58,6 +58,18 @@ void LayerNormBackward(const float* x, const float* weight, const float* mean, c
                        const float* grad_y, float* grad_x, float* grad_weight, float* grad_bias,
                        int64_t rows, int64_t cols);
 
+// --- Tanh layers (the MLPs of common/rl) --------------------------------------------------------
+// x[r, j] = tanh(x[r, j] + bias[j]) over `rows` rows of `cols` values, tanh to a few float ulp
+// (NaN stays NaN, +-inf gives +-1).
+void BiasTanhRows(float* x, const float* bias, int64_t rows, int64_t cols);
+// Back through those layers: grad *= 1 - y^2 (y the tanh output), and column_sums[j] = the sum
+// of column j of the result (the bias's gradient).
+void TanhBackwardRows(const float* y, float* grad, int64_t rows, int64_t cols, float* column_sums);
+
+// --- Reductions ---------------------------------------------------------------------------------
+// Sum of x[i]^2 accumulated in double (NaN and infinities propagate).
+double SquaredSum(const float* x, int64_t n);
+
 // --- AdamW
 // ----------------------------------------------------------------------------------------
 struct AdamWCoefficients {
@@ -66,9 +78,11 @@ struct AdamWCoefficients {
   float step_size;      // lr / (1 - beta1^t)
   float inv_sqrt_bias;  // 1 / sqrt(1 - beta2^t)
   float eps;
+  float grad_scale = 1.0f;  // the gradient is used times this (clipping folded into the pass)
 };
 
-// One AdamW update of n contiguous floats, as torch::optim::AdamW computes it:
+// One AdamW update of n contiguous floats, as torch::optim::AdamW computes it (g = grad *
+// grad_scale):
 //   p *= decay; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
 //   p -= step_size m / (sqrt(v) inv_sqrt_bias + eps)
 void AdamWUpdate(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,

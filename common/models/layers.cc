@@ -643,6 +643,30 @@ bool UseFusedCpu(const torch::Tensor& x) {
          !AutocastEnabled(c10::DeviceType::CPU);
 }
 
+void CpuSgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+              int64_t ldc) {
+  if (GetBackend().enabled.load(std::memory_order_relaxed)) {
+    Sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (m == 0 || n == 0) return;
+  // op(X) of a row-major matrix with row stride ld, as a strided view.
+  const auto view = [](const float* p, int64_t rows, int64_t cols, int64_t ld, bool trans) {
+    const torch::Tensor x = torch::from_blob(const_cast<float*>(p), {rows, cols}, {ld, 1});
+    return trans ? x.t() : x;
+  };
+  torch::Tensor out = torch::from_blob(c, {m, n}, {ldc, 1});
+  const torch::Tensor op_a = view(a, trans_a ? k : m, trans_a ? m : k, lda, trans_a);
+  const torch::Tensor op_b = view(b, trans_b ? n : k, trans_b ? k : n, ldb, trans_b);
+  if (beta == 0.0f) {
+    at::mm_out(out, op_a, op_b);
+    if (alpha != 1.0f) out.mul_(alpha);
+  } else {
+    out.addmm_(op_a, op_b, beta, alpha);
+  }
+}
+
 torch::Tensor DenseForward(const torch::Tensor& x, const torch::Tensor& weight,
                            const torch::Tensor& bias) {
   if (!UseFusedCpu(x) || weight.scalar_type() != torch::kFloat ||

@@ -30,6 +30,14 @@ std::string CpuKernelsName();
 // Whether `x` takes the fused CPU path.
 bool UseFusedCpu(const torch::Tensor& x);
 
+// Row-major C (m x n) = alpha op(A) op(B) + beta C on float32 CPU memory, with row strides lda,
+// ldb, ldc (BLAS semantics: with beta = 0, C is not read). oneDNN's sgemm while the fused CPU path
+// is on, else LibTorch's matrix product on views of the same memory. For code that keeps its own
+// buffers, such as common/rl's autograd-free MLP pass.
+void CpuSgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+              int64_t ldc);
+
 // y = x W^T + b over the last dimension of x (any leading shape), W: (out, in), b: (out) or
 // undefined. Differentiable in x, W and b.
 torch::Tensor DenseForward(const torch::Tensor& x, const torch::Tensor& weight,

@@ -41,21 +41,47 @@ FusedAdamW::FusedAdamW(std::vector<torch::optim::OptimizerParamGroup> groups,
 FusedAdamW::FusedAdamW(std::vector<torch::Tensor> params, torch::optim::AdamWOptions options)
     : torch::optim::AdamW(std::move(params), std::move(options)) {}
 
-torch::Tensor FusedAdamW::step(LossClosure closure) {
-  // Anything the fused pass does not cover goes to the stock implementation, whole.
+bool FusedAdamW::AllFusable() const {
   for (const auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
-    if (options.amsgrad()) return torch::optim::AdamW::step(std::move(closure));
+    if (options.amsgrad()) return false;
     for (const auto& p : group.params()) {
-      if (p.grad().defined() && !Fusable(p)) return torch::optim::AdamW::step(std::move(closure));
+      if (p.grad().defined() && !Fusable(p)) return false;
     }
   }
-  torch::NoGradGuard no_grad;
+  return true;
+}
+
+torch::Tensor FusedAdamW::step(LossClosure closure) {
+  // Anything the fused pass does not cover goes to the stock implementation, whole.
+  if (!AllFusable()) return torch::optim::AdamW::step(std::move(closure));
   torch::Tensor loss;
   if (closure != nullptr) {
     at::AutoGradMode enable_grad(true);
     loss = closure();
   }
+  FusedStep(1.0f);
+  return loss;
+}
+
+void FusedAdamW::StepScaled(double grad_scale) {
+  if (AllFusable()) {
+    FusedStep(static_cast<float>(grad_scale));
+    return;
+  }
+  if (grad_scale != 1.0) {
+    torch::NoGradGuard no_grad;
+    for (auto& group : param_groups_) {
+      for (auto& p : group.params()) {
+        if (p.grad().defined()) p.mutable_grad().mul_(grad_scale);
+      }
+    }
+  }
+  torch::optim::AdamW::step();
+}
+
+void FusedAdamW::FusedStep(float grad_scale) {
+  torch::NoGradGuard no_grad;
   using Key = typename std::decay_t<decltype(state_)>::key_type;
   for (auto& group : param_groups_) {
     const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
@@ -83,6 +109,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       c.step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, t)));
       c.inv_sqrt_bias = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(beta2, t)));
       c.eps = static_cast<float>(options.eps());
+      c.grad_scale = grad_scale;
       // Loaded state may not be contiguous; the update needs it to be.
       if (!state.exp_avg().is_contiguous()) state.exp_avg(state.exp_avg().contiguous());
       if (!state.exp_avg_sq().is_contiguous()) state.exp_avg_sq(state.exp_avg_sq().contiguous());
@@ -97,7 +124,6 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       });
     }
   }
-  return loss;
 }
 
 }  // namespace simscale::models

@@ -18,6 +18,15 @@ class FusedAdamW : public torch::optim::AdamW {
   FusedAdamW(std::vector<torch::Tensor> params, torch::optim::AdamWOptions options = {});
 
   torch::Tensor step(LossClosure closure = nullptr) override;
+  // step() on every gradient multiplied by `grad_scale`, in the same pass over the data: gradient
+  // clipping without a pass of its own. The .grad tensors are left as they are on the fused path
+  // (the stock path scales them in place first).
+  void StepScaled(double grad_scale);
+
+ private:
+  // Whether every parameter with a gradient takes the fused pass.
+  bool AllFusable() const;
+  void FusedStep(float grad_scale);
 };
 
 }  // namespace simscale::models

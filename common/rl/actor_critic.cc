@@ -78,6 +78,13 @@ torch::Tensor ActorCriticImpl::ActionMean(const torch::Tensor& normalized,
   return policy_actor_.policy->ActionMean(batch).select(1, 0);
 }
 
+std::vector<torch::Tensor> ActorCriticImpl::ActorParameters() const {
+  std::vector<torch::Tensor> out =
+      policy_actor_.policy ? policy_actor_.policy->parameters() : actor_->parameters();
+  out.push_back(log_std_);
+  return out;
+}
+
 torch::Tensor ActorCriticImpl::Value(const torch::Tensor& observations) {
   return critic_->forward(observations).squeeze(-1);
 }

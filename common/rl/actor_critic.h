@@ -69,6 +69,12 @@ class ActorCriticImpl : public torch::nn::Module {
   const ActorCriticOptions& options() const { return options_; }
   // The policy actor, if the actor is one (else .policy is null).
   const PolicyActor& policy_actor() const { return policy_actor_; }
+  // The two MLPs (Linear, Tanh, ..., Linear), for passes that bypass autograd (TanhMlpPass); the
+  // actor is null with a policy actor.
+  const torch::nn::Sequential& actor() const { return actor_; }
+  const torch::nn::Sequential& critic() const { return critic_; }
+  // The parameters that only the policy loss reaches: the actor's and the log-std.
+  std::vector<torch::Tensor> ActorParameters() const;
 
  private:
   ActorCriticOptions options_;

@@ -1,6 +1,7 @@
 #include "common/rl/ppo.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <utility>
@@ -13,10 +14,6 @@ namespace simscale::rl {
 namespace {
 
 constexpr int64_t kBucketBytes = 4 << 20;
-
-torch::Tensor Rows(const std::vector<float>& data, int64_t rows, int64_t cols) {
-  return torch::from_blob(const_cast<float*>(data.data()), {rows, cols}, torch::kFloat32).clone();
-}
 
 // Fisher-Yates over [0, size) from the (seed, update, epoch) stream: identical on every rank.
 std::vector<int64_t> GlobalPermutation(int64_t size, uint64_t seed, int64_t update, int64_t epoch) {
@@ -35,6 +32,7 @@ std::vector<int64_t> GlobalPermutation(int64_t size, uint64_t seed, int64_t upda
 // Sums over minibatches of the global minibatch means (each rank adds its share).
 struct PpoLearner::MinibatchSums {
   double policy_loss = 0, value_loss = 0, approx_kl = 0, clip_fraction = 0, grad_norm = 0;
+  double allreduce_seconds = 0;
   int64_t applied = 0, skipped = 0;
 };
 
@@ -64,18 +62,7 @@ PpoLearner::PpoLearner(ActorCritic model, const PpoOptions& options, const mpi::
   optimizer_ = std::make_unique<models::FusedAdamW>(
       parameters, torch::optim::AdamWOptions(options.lr).eps(1e-5).weight_decay(0.0));
   grads_ = std::make_unique<train::GradientBuckets>(parameters, kBucketBytes);
-}
-
-PpoLearner::Batch PpoLearner::ToTensors(const RolloutBuffer& b) const {
-  const int64_t n = b.steps * b.envs;
-  return {Rows(b.observations, n, b.observation_size),
-          model_->policy_actor().policy ? Rows(b.raw_observations, n, b.observation_size)
-                                        : torch::Tensor(),
-          Rows(b.actions, n, b.action_size),
-          Rows(b.log_probs, n, 1).view({n}),
-          Rows(b.values, n, 1).view({n}),
-          Rows(b.advantages, n, 1).view({n}),
-          Rows(b.returns, n, 1).view({n})};
+  if (!model_->policy_actor().policy) gradient_ = std::make_unique<PpoGradient>(model_, options_);
 }
 
 std::vector<std::vector<int64_t>> PpoLearner::LocalMinibatches(int64_t steps, int64_t update,
@@ -93,76 +80,143 @@ std::vector<std::vector<int64_t>> PpoLearner::LocalMinibatches(int64_t steps, in
   return minibatches;
 }
 
-torch::Tensor PpoLearner::NormalizedAdvantages(const torch::Tensor& advantages) const {
+MinibatchRows PpoLearner::Minibatch::View(int64_t rows) const {
+  return {rows,          observations.data(), actions.data(), log_probs.data(),
+          values.data(), advantages.data(),   returns.data()};
+}
+
+void PpoLearner::Gather(const RolloutBuffer& b, const std::vector<int64_t>& rows) {
+  const auto n = static_cast<int64_t>(rows.size());
+  const int64_t d = b.observation_size, a = b.action_size;
+  Minibatch& m = minibatch_;
+  const bool raw = model_->policy_actor().policy != nullptr;
+  m.observations.resize(static_cast<size_t>(n * d));
+  m.raw_observations.resize(raw ? static_cast<size_t>(n * d) : 0);
+  m.actions.resize(static_cast<size_t>(n * a));
+  for (auto* column : {&m.log_probs, &m.values, &m.advantages, &m.returns}) {
+    column->resize(static_cast<size_t>(n));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = rows[static_cast<size_t>(i)];
+    std::copy_n(b.observations.data() + r * d, d, m.observations.data() + i * d);
+    if (raw) std::copy_n(b.raw_observations.data() + r * d, d, m.raw_observations.data() + i * d);
+    std::copy_n(b.actions.data() + r * a, a, m.actions.data() + i * a);
+    const auto from = static_cast<size_t>(r), to = static_cast<size_t>(i);
+    m.log_probs[to] = b.log_probs[from];
+    m.values[to] = b.values[from];
+    m.advantages[to] = b.advantages[from];
+    m.returns[to] = b.returns[from];
+  }
+}
+
+void PpoLearner::NormalizeAdvantages(int64_t rows) {
   // Mean and (unbiased) std over the global minibatch, as torch's .std() over CleanRL's.
-  double moments[3] = {static_cast<double>(advantages.size(0)), advantages.sum().item<double>(),
-                       advantages.square().sum().item<double>()};
+  float* advantages = minibatch_.advantages.data();
+  double moments[3] = {static_cast<double>(rows), 0, 0};
+  for (int64_t i = 0; i < rows; ++i) {
+    moments[1] += advantages[i];
+    moments[2] += static_cast<double>(advantages[i]) * advantages[i];
+  }
   comm_.AllReduceInPlace(moments, 3, mpi::ReduceOp::kSum);
   const double count = moments[0], mean = moments[1] / count;
   const double var = std::max(0.0, (moments[2] - count * mean * mean) / std::max(1.0, count - 1));
-  return (advantages - mean) / (std::sqrt(var) + 1e-8);
+  const auto shift = static_cast<float>(mean), scale = static_cast<float>(std::sqrt(var) + 1e-8);
+  for (int64_t i = 0; i < rows; ++i) advantages[i] = (advantages[i] - shift) / scale;
 }
 
-void PpoLearner::MinibatchStep(const Batch& batch, const std::vector<int64_t>& rows,
+void PpoLearner::MinibatchStep(const RolloutBuffer& buffer, const std::vector<int64_t>& rows,
                                int64_t global_size, int64_t update, int64_t step_in_update,
                                MinibatchSums* sums) {
-  const torch::Tensor index = torch::tensor(rows, torch::kInt64);
-  torch::Tensor advantages = batch.advantages.index_select(0, index);
-  if (options_.normalize_advantages) advantages = NormalizedAdvantages(advantages);
-  const torch::Tensor observations = batch.observations.index_select(0, index);
-  const torch::Tensor raw = batch.raw_observations.defined()
-                                ? batch.raw_observations.index_select(0, index)
-                                : torch::Tensor();
-  const torch::Tensor mean = model_->ActionMean(observations, raw);
-  const torch::Tensor log_ratio = model_->LogProb(mean, batch.actions.index_select(0, index)) -
-                                  batch.log_probs.index_select(0, index);
-  const torch::Tensor ratio = log_ratio.exp();
-  const double eps = options_.clip_epsilon;
-  const torch::Tensor policy_loss =
-      torch::max(-advantages * ratio, -advantages * ratio.clamp(1 - eps, 1 + eps)).sum();
-  const torch::Tensor value = model_->Value(observations);
-  const torch::Tensor returns = batch.returns.index_select(0, index);
-  torch::Tensor value_loss = (value - returns).square();
-  if (options_.clip_value_loss) {
-    const torch::Tensor old = batch.values.index_select(0, index);
-    const torch::Tensor clipped = old + (value - old).clamp(-eps, eps);
-    value_loss = torch::max(value_loss, (clipped - returns).square());
-  }
-  value_loss = 0.5 * value_loss.sum();
+  const auto count = static_cast<int64_t>(rows.size());
+  Gather(buffer, rows);
+  if (options_.normalize_advantages) NormalizeAdvantages(count);
   // Each rank's sums over its samples divided by the GLOBAL minibatch size: the all-reduced sum
   // of the gradients is the gradient of the global minibatch mean. The entropy does not depend
   // on the state, so its mean is itself, weighted here by this rank's share.
   const double weight = 1.0 / static_cast<double>(global_size);
-  const double share = static_cast<double>(rows.size()) * weight;
-  torch::Tensor loss = options_.vf_coef * value_loss * weight;
-  if (update > options_.actor_frozen_updates) {
-    loss = loss + policy_loss * weight - options_.ent_coef * share * model_->Entropy();
+  const double share = static_cast<double>(count) * weight;
+  PpoLossSums loss = gradient_ ? gradient_->Compute(minibatch_.View(count), weight, share)
+                               : AutogradGradient(count, weight, share);
+  if (update <= options_.actor_frozen_updates) {
+    // The critic alone learns: only the policy loss reaches the actor and the log-std.
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->ActorParameters()) p.mutable_grad().zero_();
   }
   if (hooks_.corrupt_loss && hooks_.corrupt_loss(update, step_in_update, comm_.rank())) {
-    loss = loss * std::nan("");
+    loss.policy_loss = std::nan("");
+    torch::NoGradGuard no_grad;
+    model_->parameters().front().mutable_grad().fill_(std::nan(""));
   }
-  grads_->Zero();
-  loss.backward();
-  sync_->AllReduceSum(grads_->buckets());
-  const double norm = std::sqrt(grads_->SquaredNorm());
-  // Both all-reduced, so every rank takes the same decision.
-  const double global_loss = comm_.AllReduce(loss.item<double>(), mpi::ReduceOp::kSum);
+  const double norm = ReduceGradients(sums);
+  // The all-reduced gradient norm and loss (the same on every rank) decide, before the
+  // parameters are touched.
+  const double local_loss = (loss.policy_loss + options_.vf_coef * loss.value_loss) * weight;
+  const double global_loss = comm_.AllReduce(local_loss, mpi::ReduceOp::kSum);
   const int64_t step = ((update - 1) * options_.epochs * options_.minibatches) + step_in_update;
   if (!nonfinite_.Admit(step, global_loss, norm, last_checkpoint_)) {
     ++sums->skipped;
     return;
   }
-  if (options_.max_grad_norm > 0 && norm > options_.max_grad_norm) {
-    grads_->Scale(options_.max_grad_norm / (norm + 1e-6));  // as clip_grad_norm_
-  }
-  optimizer_->step();
+  ClipAndStep(norm);
   ++sums->applied;
-  torch::NoGradGuard no_grad;
-  sums->policy_loss += policy_loss.item<double>() * weight;
-  sums->value_loss += value_loss.item<double>() * weight;
-  sums->approx_kl += ((ratio - 1) - log_ratio).sum().item<double>() * weight;
-  sums->clip_fraction += ((ratio - 1).abs() > eps).sum().item<double>() * weight;
+  sums->policy_loss += loss.policy_loss * weight;
+  sums->value_loss += loss.value_loss * weight;
+  sums->approx_kl += loss.approx_kl * weight;
+  sums->clip_fraction += loss.clip_fraction * weight;
   sums->grad_norm += norm;
+}
+
+PpoLossSums PpoLearner::AutogradGradient(int64_t rows, double weight, double share) {
+  const Minibatch& m = minibatch_;
+  const int64_t d = model_->options().observation_size, a = model_->options().action_size;
+  const auto view = [rows](const std::vector<float>& v, int64_t cols) {
+    return torch::from_blob(const_cast<float*>(v.data()), {rows, cols}, torch::kFloat32);
+  };
+  const torch::Tensor advantages = view(m.advantages, 1).view({rows});
+  const torch::Tensor mean =
+      model_->ActionMean(view(m.observations, d), view(m.raw_observations, d));
+  const torch::Tensor log_ratio =
+      model_->LogProb(mean, view(m.actions, a)) - view(m.log_probs, 1).view({rows});
+  const torch::Tensor ratio = log_ratio.exp();
+  const double eps = options_.clip_epsilon;
+  const torch::Tensor policy_loss =
+      torch::max(-advantages * ratio, -advantages * ratio.clamp(1 - eps, 1 + eps)).sum();
+  const torch::Tensor value = model_->Value(view(m.observations, d));
+  const torch::Tensor returns = view(m.returns, 1).view({rows});
+  torch::Tensor value_loss = (value - returns).square();
+  if (options_.clip_value_loss) {
+    const torch::Tensor old = view(m.values, 1).view({rows});
+    const torch::Tensor clipped = old + (value - old).clamp(-eps, eps);
+    value_loss = torch::max(value_loss, (clipped - returns).square());
+  }
+  value_loss = 0.5 * value_loss.sum();
+  const torch::Tensor loss = policy_loss * weight + options_.vf_coef * value_loss * weight -
+                             options_.ent_coef * share * model_->Entropy();
+  grads_->Zero();
+  loss.backward();
+  torch::NoGradGuard no_grad;
+  PpoLossSums sums;
+  sums.policy_loss = policy_loss.item<double>();
+  sums.value_loss = value_loss.item<double>();
+  sums.approx_kl = ((ratio - 1) - log_ratio).sum().item<double>();
+  sums.clip_fraction = ((ratio - 1).abs() > eps).sum().item<double>();
+  return sums;
+}
+
+double PpoLearner::ReduceGradients(MinibatchSums* sums) {
+  const auto start = std::chrono::steady_clock::now();
+  sync_->AllReduceSum(grads_->buckets());
+  sums->allreduce_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::sqrt(grads_->SquaredNorm());
+}
+
+void PpoLearner::ClipAndStep(double norm) {
+  double scale = 1.0;
+  if (options_.max_grad_norm > 0 && norm > options_.max_grad_norm) {
+    scale = options_.max_grad_norm / (norm + 1e-6);  // as clip_grad_norm_
+  }
+  optimizer_->StepScaled(scale);  // the clipping scale applied in the update's pass
 }
 
 double PpoLearner::EpochKl(double local_kl_sum, int64_t applied) const {
@@ -204,7 +258,6 @@ UpdateMetrics PpoLearner::Update(RolloutBuffer* b, int64_t update, double lr) {
   for (auto& group : optimizer_->param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   }
-  const Batch batch = ToTensors(*b);
   const int64_t global_size = b->steps * total_envs_ / options_.minibatches;
   MinibatchSums sums;
   int64_t index = 0;
@@ -213,7 +266,7 @@ UpdateMetrics PpoLearner::Update(RolloutBuffer* b, int64_t update, double lr) {
     const double kl_before = sums.approx_kl;
     const int64_t applied_before = sums.applied;
     for (const auto& rows : LocalMinibatches(b->steps, update, epochs)) {
-      MinibatchStep(batch, rows, global_size, update, index++, &sums);
+      MinibatchStep(*b, rows, global_size, update, index++, &sums);
     }
     ++epochs;
     if (options_.target_kl > 0 &&
@@ -233,6 +286,7 @@ UpdateMetrics PpoLearner::Update(RolloutBuffer* b, int64_t update, double lr) {
   m.approx_kl = reduced[2] / steps;
   m.clip_fraction = reduced[3] / steps;
   m.grad_norm = sums.grad_norm / steps;  // the same on every rank (reduced gradients)
+  m.allreduce_seconds = sums.allreduce_seconds;
   m.entropy = model_->Entropy().item<double>();
   m.explained_variance = ExplainedVariance(*b);
   return m;

@@ -11,6 +11,7 @@
 #include "common/models/optimizer.h"
 #include "common/mpi/mpi.h"
 #include "common/rl/actor_critic.h"
+#include "common/rl/ppo_gradient.h"
 #include "common/rl/ppo_options.h"
 #include "common/rl/rollout_buffer.h"
 #include "common/train/grad_sync.h"
@@ -25,6 +26,7 @@ struct UpdateMetrics {
   double explained_variance = 0, grad_norm = 0;
   int64_t nonfinite_skipped = 0;  // minibatch steps skipped (non-finite loss or gradients)
   int64_t epochs = 0;             // epochs run (fewer than configured after a target-KL stop)
+  double allreduce_seconds = 0;   // this rank's time in the gradient all-reduces of the update
 };
 
 // Fault injection for tests: corrupt_loss(update, minibatch step within the update, rank) true
@@ -39,6 +41,9 @@ struct LearnerHooks {
 // every rank — and each minibatch is a slice of it. A rank computes the loss over its own
 // samples of the minibatch, divided by the global minibatch size, and the gradients are summed
 // over ranks: R ranks x N/R envs take the steps of 1 rank x N envs (up to float regrouping).
+// With the tanh-MLP actor the gradients are computed without autograd (PpoGradient) straight into
+// the all-reduced buckets (the model must be float32 on the CPU); a policy actor (a fine-tuned
+// train_ddp model) takes the autograd path.
 class PpoLearner {
  public:
   PpoLearner(ActorCritic model, const PpoOptions& options, const mpi::Communicator& comm,
@@ -56,16 +61,28 @@ class PpoLearner {
 
  private:
   struct MinibatchSums;
-  struct Batch {
-    torch::Tensor observations, raw_observations, actions, log_probs, values, advantages, returns;
+  // This rank's rows of one minibatch, gathered from the rollout into buffers kept between calls.
+  struct Minibatch {
+    std::vector<float> observations, raw_observations, actions, log_probs, values, advantages,
+        returns;
+    MinibatchRows View(int64_t rows) const;
   };
-  Batch ToTensors(const RolloutBuffer& buffer) const;
   // This rank's rows (t * N + k) of each minibatch of one epoch.
   std::vector<std::vector<int64_t>> LocalMinibatches(int64_t steps, int64_t update,
                                                      int64_t epoch) const;
-  void MinibatchStep(const Batch& batch, const std::vector<int64_t>& rows, int64_t global_size,
-                     int64_t update, int64_t step_in_update, MinibatchSums* sums);
-  torch::Tensor NormalizedAdvantages(const torch::Tensor& advantages) const;
+  void Gather(const RolloutBuffer& buffer, const std::vector<int64_t>& rows);
+  // Collective: normalises the gathered advantages with the global minibatch's mean and std.
+  void NormalizeAdvantages(int64_t rows);
+  void MinibatchStep(const RolloutBuffer& buffer, const std::vector<int64_t>& rows,
+                     int64_t global_size, int64_t update, int64_t step_in_update,
+                     MinibatchSums* sums);
+  // The loss's gradients of this rank's `rows` gathered rows into the parameters' .grad (the
+  // buckets), by autograd (policy actors); returns the loss sums.
+  PpoLossSums AutogradGradient(int64_t rows, double weight, double share);
+  // Collective: sums the gradients over ranks; returns the norm of the sum.
+  double ReduceGradients(MinibatchSums* sums);
+  // Clips the gradients to max_grad_norm given their norm, and takes the optimizer step.
+  void ClipAndStep(double norm);
   double ExplainedVariance(const RolloutBuffer& buffer) const;
   // Collective: the mean approx KL of one epoch's `applied` minibatch steps.
   double EpochKl(double local_kl_sum, int64_t applied) const;
@@ -77,6 +94,8 @@ class PpoLearner {
   std::unique_ptr<models::FusedAdamW> optimizer_;
   std::unique_ptr<train::GradientBuckets> grads_;
   std::unique_ptr<train::GradientSync> sync_;
+  std::unique_ptr<PpoGradient> gradient_;  // null with a policy actor
+  Minibatch minibatch_;
   LearnerHooks hooks_;
   train::NonFiniteGuard nonfinite_;
   std::filesystem::path last_checkpoint_;

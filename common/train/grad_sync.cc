@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/core/error.h"
+#include "common/models/cpu_kernels.h"
 
 #if defined(SIMSCALE_WITH_CUDA)
 #include "common/gpu/nccl.h"
@@ -67,7 +68,13 @@ void GradientBuckets::Zero() {
 double GradientBuckets::SquaredNorm() const {
   double total = 0.0;
   for (const auto& bucket : buckets_) {
-    total += bucket.to(torch::kFloat64).pow(2).sum().item<double>();
+    // One pass over float CPU buckets instead of a double copy, its square and a sum (three
+    // passes and two allocations, which cost small models as much as their optimizer step).
+    if (bucket.device().is_cpu() && bucket.scalar_type() == torch::kFloat32) {
+      total += models::internal::SquaredSum(bucket.data_ptr<float>(), bucket.numel());
+    } else {
+      total += bucket.to(torch::kFloat64).pow(2).sum().item<double>();
+    }
   }
   return total;
 }

@@ -1,11 +1,14 @@
 // The fused CPU path (oneDNN sgemm + fused kernels) against plain LibTorch operations, and the
 // fused AdamW against torch::optim::AdamW.
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/models/cpu_kernels.h"
 #include "common/models/layers.h"
 #include "common/models/optimizer.h"
 
@@ -178,6 +181,91 @@ TEST(FusedCpu, AutogradGraphsReleaseTheirTensors) {
       },
       "transformer block");
   check([&] { return norm(torch::randn({4, 16}, torch::requires_grad())); }, "layer norm");
+}
+
+// Row-major C = alpha op(A) op(B) + beta C on raw memory with row strides wider than the rows,
+// on both paths, against at::matmul.
+TEST(FusedCpu, CpuSgemmComputesTheProductOnBothPaths) {
+  torch::manual_seed(6);
+  const int64_t m = 5, n = 7, k = 9, pad = 3;
+  for (const bool trans_a : {false, true}) {
+    for (const bool trans_b : {false, true}) {
+      const torch::Tensor a = torch::randn({trans_a ? k : m, (trans_a ? m : k) + pad});
+      const torch::Tensor b = torch::randn({trans_b ? n : k, (trans_b ? k : n) + pad});
+      const torch::Tensor c0 = torch::randn({m, n + pad});
+      const torch::Tensor op_a = a.narrow(1, 0, trans_a ? m : k);
+      const torch::Tensor op_b = b.narrow(1, 0, trans_b ? k : n);
+      const torch::Tensor expected =
+          0.5 * c0.narrow(1, 0, n) +
+          2.0 * torch::matmul(trans_a ? op_a.t() : op_a, trans_b ? op_b.t() : op_b);
+      const auto [fused, plain] = BothPaths([&] {
+        torch::Tensor c = c0.clone();
+        CpuSgemm(trans_a, trans_b, m, n, k, 2.0f, a.data_ptr<float>(), a.size(1),
+                 b.data_ptr<float>(), b.size(1), 0.5f, c.data_ptr<float>(), c.size(1));
+        return std::vector<torch::Tensor>{c};
+      });
+      for (const auto& c : {fused[0], plain[0]}) {
+        EXPECT_LT(MaxDiff(c.narrow(1, 0, n), expected), 1e-5) << trans_a << trans_b;
+        EXPECT_TRUE(torch::equal(c.narrow(1, n, pad), c0.narrow(1, n, pad)));  // padding kept
+      }
+    }
+  }
+}
+
+TEST(FusedCpu, TanhRowsAreTanhToAFewUlpAndTheirBackwardSumsColumns) {
+  // Every float step of 1e-4 over [-10, 10], plus the special values, in rows of 8 with a bias.
+  std::vector<float> x;
+  for (int i = -100000; i <= 100000; ++i) x.push_back(static_cast<float>(i) * 1e-4f);
+  const float inf = std::numeric_limits<float>::infinity();
+  x.insert(x.end(), {1e-30f, -1e-30f, 0.0f, 30.0f, -30.0f, inf, -inf});
+  while (x.size() % 8 != 0) x.push_back(0.25f);
+  const float bias[8] = {0, 0.5f, -0.5f, 0, 0, 0, 0, 1e-3f};
+  std::vector<float> y = x;
+  const auto rows = static_cast<int64_t>(x.size() / 8);
+  internal::BiasTanhRows(y.data(), bias, rows, 8);
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double expected = std::tanh(static_cast<double>(x[i] + bias[i % 8]));
+    worst = std::max(worst, std::abs(y[i] - expected));
+  }
+  EXPECT_LT(worst, 5e-7);
+  std::vector<float> nan_row(8, std::nanf(""));
+  internal::BiasTanhRows(nan_row.data(), bias, 1, 8);
+  EXPECT_TRUE(std::isnan(nan_row[3]));
+
+  // Back: grad * (1 - y^2), and the column sums of that.
+  std::vector<float> grad(y.size(), 2.0f);
+  float sums[8];
+  internal::TanhBackwardRows(y.data(), grad.data(), rows, 8, sums);
+  double column_zero = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float out = y[static_cast<size_t>(r * 8)];
+    // Up to one rounding of y^2 (the kernel may fuse the multiply-add), which near |y| = 1 is
+    // not small relative to 1 - y^2.
+    EXPECT_NEAR(grad[static_cast<size_t>(r * 8)], 2.0f * (1.0f - out * out), 2.5e-7);
+    column_zero += grad[static_cast<size_t>(r * 8)];
+  }
+  EXPECT_NEAR(sums[0], column_zero, 1e-3 * column_zero);
+}
+
+TEST(FusedAdamW, StepScaledIsAStepOnScaledGradients) {
+  torch::manual_seed(5);
+  const auto init = torch::randn({100, 3});
+  const auto options = torch::optim::AdamWOptions(1e-2).weight_decay(0.01);
+  auto scaled_param = init.clone().requires_grad_(true);
+  auto plain_param = init.clone().requires_grad_(true);
+  FusedAdamW scaled({scaled_param}, options);
+  torch::optim::AdamW plain({plain_param}, options);
+  for (const double scale : {0.3, 1.0, 0.05}) {
+    const auto grad = torch::randn({100, 3});
+    scaled_param.mutable_grad() = grad.clone();
+    plain_param.mutable_grad() = grad * scale;
+    scaled.StepScaled(scale);
+    plain.step();
+    EXPECT_TRUE(torch::equal(scaled_param.grad(), grad));  // gradients left as they were
+  }
+  EXPECT_LT(MaxDiff(scaled_param, plain_param), 1e-6);
+  EXPECT_GT(MaxDiff(scaled_param, init), 1e-2);
 }
 
 TEST(FusedAdamW, MatchesTorchAdamWAndSharesItsStateFormat) {
