@@ -367,12 +367,14 @@ void Register(const mpi::Communicator& comm) {
       ->ArgName("hidden")
       ->Arg(256)
       ->Arg(64)
+      ->MinTime(2.0)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("BM_PlainLibtorchUpdate", PlainLibtorchUpdate)
       ->ArgName("hidden")
       ->Arg(256)
       ->Arg(64)
+      ->MinTime(2.0)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
   benchmark::RegisterBenchmark("BM_UpdateMatmuls", UpdateProducts)
