@@ -12,7 +12,7 @@ PANELS = (  # key, title, y label, scale
     ("episode_length", "Episode length", "steps", 1.0),
     ("entropy", "Policy entropy", "entropy (nats)", 1.0),
     ("approx_kl", "Approximate KL", "KL(old || new) per update", 1.0),
-    ("sps", "Throughput", "env steps / s (all ranks, since start)", 1.0),
+    ("sps", "Throughput", "env steps / s (all ranks, per update)", 1.0),
 )
 
 
