@@ -49,6 +49,7 @@ void WriteMetrics(std::ofstream* file, const Progress& p, const rl::UpdateMetric
                                        {"sps", p.steps_per_second},
                                        {"collect_s", p.collect_seconds},
                                        {"learn_s", p.learn_seconds},
+                                       {"allreduce_s", m.allreduce_seconds},
                                        {"lr", p.lr},
                                        {"episodes", static_cast<int64_t>(n)},
                                        {"episode_return", per_episode(p.episodes.return_sum)},

@@ -146,7 +146,7 @@ constexpr const char* kResumable =
 
 // What a metrics line says about learning (timings left out).
 nlohmann::json Learning(nlohmann::json line) {
-  for (const char* key : {"wall_s", "sps", "collect_s", "learn_s"}) line.erase(key);
+  for (const char* key : {"wall_s", "sps", "collect_s", "learn_s", "allreduce_s"}) line.erase(key);
   return line;
 }
 
