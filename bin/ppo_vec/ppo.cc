@@ -17,6 +17,7 @@
 
 #include "common/app/plots.h"
 #include "common/core/atomic_file.h"
+#include "common/core/hash.h"
 #include "common/core/log.h"
 #include "common/core/preemption.h"
 #include "common/models/checkpoint_layout.h"
@@ -126,32 +127,40 @@ std::optional<fs::path> PrepareRunDirectory(const PpoConfig& c, const mpi::Commu
 }
 
 // Keys a resumed run may change: where and how it runs, not what it computes. ppo.num_envs may
-// change with the rank count as long as the total number of envs stays (checked on restore);
-// fault.* are the test tool's injected faults.
+// change with the rank count as long as the total number of envs stays (checked on restore).
 bool MayChangeOnResume(const std::string& key) {
-  if (key.rfind("fault.", 0) == 0) return true;
-  static const char* const kKeys[] = {
-      "run.output",           "run.overwrite",    "run.resume",   "log.level",
-      "log.all_ranks",        "ppo.threads",      "ppo.num_envs", "ppo.checkpoint_every",
-      "ppo.keep_checkpoints", "ppo.max_nonfinite"};
+  static const char* const kKeys[] = {"run.output",
+                                      "run.overwrite",
+                                      "run.resume",
+                                      "run.plots",
+                                      "log.level",
+                                      "log.all_ranks",
+                                      "ppo.threads",
+                                      "ppo.num_envs",
+                                      "ppo.checkpoint_every",
+                                      "ppo.keep_checkpoints",
+                                      "ppo.max_nonfinite"};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
 // The resumed run's settings must be those the checkpoint was trained with; the first difference
-// is an InvalidArgumentError naming the key and both values. Keys the checkpoint does not have
-// (options added since) are not compared.
+// is an InvalidArgumentError naming the key and both values. Only ppo_vec's own keys are compared
+// (not those a wrapping tool adds, nor options added since the checkpoint was written).
 void CheckResumedConfig(const config::Schema& now, const std::string& saved_yaml,
                         const fs::path& checkpoint) {
   const auto saved = config::ResolvedValues(saved_yaml, (checkpoint / "state.json").string());
-  for (const config::Option* option : now.options()) {
+  PpoConfig declared_config;
+  config::Schema declared("ppo_vec", "");
+  DeclareOptions(&declared, &declared_config);
+  for (const config::Option* option : declared.options()) {
     if (MayChangeOnResume(option->key())) continue;
     const auto before = saved.find(option->key());
-    if (before == saved.end() || before->second == option->CurrentItems()) continue;
+    const std::vector<std::string> value = now.Find(option->key())->CurrentItems();
+    if (before == saved.end() || before->second == value) continue;
     throw InvalidArgumentError(fmt::format(
         "--resume: config key '{}' is {} here but the checkpoint {} was trained with {}; resume "
         "with the run's own configuration",
-        option->key(), fmt::join(option->CurrentItems(), ","), checkpoint.string(),
-        fmt::join(before->second, ",")));
+        option->key(), fmt::join(value, ","), checkpoint.string(), fmt::join(before->second, ",")));
   }
 }
 
@@ -170,13 +179,10 @@ void TruncateMetrics(const fs::path& path, int64_t update) {
 
 // FNV-1a over the bytes of every parameter: equal on every rank unless DD-PPO desynchronised.
 uint64_t ParameterFingerprint(rl::ActorCritic& model) {
-  uint64_t hash = 1469598103934665603ull;
+  uint64_t hash = kFnvOffset;
   for (const auto& p : model->parameters()) {
     const torch::Tensor t = p.detach().contiguous();
-    const auto* bytes = static_cast<const unsigned char*>(t.data_ptr());
-    for (size_t i = 0; i < static_cast<size_t>(t.nbytes()); ++i) {
-      hash = (hash ^ bytes[i]) * 1099511628211ull;
-    }
+    hash = Fnv1a(t.data_ptr(), t.nbytes(), hash);
   }
   return hash;
 }

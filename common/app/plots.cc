@@ -32,18 +32,6 @@ bool IsExecutable(const fs::path& path) {
   return fs::is_regular_file(path, ec) && access(path.c_str(), X_OK) == 0;
 }
 
-fs::path OnPath() {
-  const char* path = std::getenv("PATH");
-  std::string_view rest = path != nullptr ? path : "";
-  while (!rest.empty()) {
-    const size_t colon = rest.find(':');
-    const fs::path candidate = fs::path(rest.substr(0, colon)) / kCommand;
-    if (IsExecutable(candidate)) return candidate;
-    rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
-  }
-  return {};
-}
-
 // Warns once per process: a tool that draws several times repeats no warning.
 void WarnOnce(const std::string& message) {
   static std::atomic<bool> warned{false};
@@ -84,7 +72,7 @@ fs::path FindPlotCommand() {
   if (!ec && IsExecutable(self.parent_path() / kCommand)) return self.parent_path() / kCommand;
   const fs::path installed = fs::path(build_info::kInstallBinDir) / kCommand;
   if (IsExecutable(installed)) return installed;
-  return OnPath();
+  return {};
 }
 
 bool DrawFigures(std::string_view subcommand, const std::vector<std::string>& arguments,

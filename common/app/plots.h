@@ -14,7 +14,8 @@
 namespace simscale::app {
 
 // Where simscale-plot is: next to the running executable (the build tree's bin/ links it, an
-// install puts it in bin/), else the install prefix's bin/, else PATH. Empty when none exists.
+// install puts it in bin/), else the install prefix's bin/. Empty when neither exists (the
+// environment, PATH included, is not consulted).
 std::filesystem::path FindPlotCommand();
 
 // Runs `simscale-plot SUBCOMMAND ARGUMENTS... --log-level LEVEL` on rank 0 when run.plots is set,

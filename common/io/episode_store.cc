@@ -9,6 +9,7 @@
 
 #include "common/core/atomic_file.h"
 #include "common/core/error.h"
+#include "common/core/hash.h"
 #include "common/core/log.h"
 #include "common/io/store_format.h"
 
@@ -47,12 +48,12 @@ h5::Dataset CreateIndexColumn(const h5::File& file, const IndexColumn& column) {
 
 // Every rank must pass the same layout, or the collective creates would hang or diverge.
 void CheckSameLayoutOnEveryRank(const mpi::Communicator& comm, const StoreLayout& layout) {
-  uint64_t hash = internal::kFnvOffset;
+  uint64_t hash = kFnvOffset;
   for (const std::string& part :
        {LayoutColumnsToJson(layout), layout.env_name, layout.env_kwargs_json,
         layout.resolved_config_yaml, layout.git_sha}) {
-    hash = internal::Fnv1a(part.data(), part.size(), hash);
-    hash = internal::Fnv1a("\0", 1, hash);
+    hash = Fnv1a(part.data(), part.size(), hash);
+    hash = Fnv1a("\0", 1, hash);
   }
   const std::vector<uint64_t> all = comm.AllGather(hash);
   for (size_t r = 1; r < all.size(); ++r) {

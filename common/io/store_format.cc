@@ -118,15 +118,6 @@ void WriteCommitted(const h5::Group& index_group, const CommittedCounts& counts)
   index_group.WriteIntAttribute(schema::kAttrCommittedGenerated, counts.generated);
 }
 
-uint64_t Fnv1a(const void* data, size_t bytes, uint64_t hash) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < bytes; ++i) {
-    hash ^= p[i];
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
 namespace {
 
 template <typename T>

@@ -49,9 +49,6 @@ struct CommittedCounts {
 CommittedCounts ReadCommitted(const h5::File& file);
 void WriteCommitted(const h5::Group& index_group, const CommittedCounts& counts);
 
-// FNV-1a, 64 bits, continuing from `hash` (start with kFnvOffset).
-inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
-uint64_t Fnv1a(const void* data, size_t bytes, uint64_t hash = kFnvOffset);
 
 // Creates (replacing any) the robomimic views and masks in a serially opened store file, then
 // sets episodes@views_built.

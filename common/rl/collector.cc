@@ -74,7 +74,9 @@ void RolloutCollector::Collect(const mpi::Communicator& comm, int64_t update, Ro
   for (int64_t t = 0; t < b->steps; ++t) {
     const std::vector<double>& raw = env_->observations();
     raw_seen_.insert(raw_seen_.end(), raw.begin(), raw.end());
-    std::copy(raw.begin(), raw.end(), b->raw_observations.begin() + t * n * d);
+    if (model_->policy_actor().policy) {  // only a policy actor reads raw observations
+      std::copy(raw.begin(), raw.end(), b->raw_observations.begin() + t * n * d);
+    }
     normalizer_->Normalize(raw.data(), n, b->observations.data() + t * n * d);
     Act(t, b);
     env_->Step(env_actions_.data());

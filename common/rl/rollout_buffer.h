@@ -12,7 +12,7 @@ struct RolloutBuffer {
 
   int64_t steps, envs, observation_size, action_size;
   std::vector<float> observations;      // normalised, as the policy saw them
-  std::vector<float> raw_observations;  // the same, raw (a policy actor's input)
+  std::vector<float> raw_observations;  // the same, raw: filled only for a policy actor
   std::vector<float> actions;  // the Gaussian samples, before clipping to the action bounds
   std::vector<float> log_probs, values, rewards;  // rewards scaled as learned from
   std::vector<uint8_t> terminated, truncated;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/core/hash.h"
 #include "common/io/store_format.h"
 
 namespace simscale::io::testing {
@@ -131,8 +132,8 @@ void WriteSyntheticRounds(EpisodeStoreWriter& writer, const mpi::Communicator& c
 namespace {
 
 struct Digest {
-  uint64_t hash = internal::kFnvOffset;
-  void Add(const void* data, size_t bytes) { hash = internal::Fnv1a(data, bytes, hash); }
+  uint64_t hash = kFnvOffset;
+  void Add(const void* data, size_t bytes) { hash = Fnv1a(data, bytes, hash); }
   template <typename T>
   void Add(const T& value) {
     Add(&value, sizeof(T));

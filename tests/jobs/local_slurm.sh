@@ -4,6 +4,9 @@
 #   slurm_stop WORK_DIR
 #   slurm_wait JOB_ID...                         # until none is pending or running (10 minutes)
 #   slurm_state JOB_ID                           # COMPLETED, FAILED, CANCELLED, ...
+#   slurm_scratch_cluster CTLD_PORT SLURMD_PORT  # all of it for one test: sets $work (a new
+#                                                # temporary directory), starts the cluster there
+#                                                # and stops and removes it when the test exits
 
 slurm_start() {
   local work=$1 ctld_port=$2 slurmd_port=$3
@@ -70,3 +73,9 @@ slurm_wait() {
 }
 
 slurm_state() { scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+
+slurm_scratch_cluster() {
+  work=$(mktemp -d /tmp/simscale-slurm-XXXXXX)
+  trap 'slurm_stop "$work"; rm -rf "$work"' EXIT
+  slurm_start "$work" "$1" "$2"
+}

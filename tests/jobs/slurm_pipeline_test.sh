@@ -6,14 +6,8 @@
 set -euo pipefail
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
-work=$(mktemp -d /tmp/simscale-slurm-XXXXXX)
 source "$src/tests/jobs/local_slurm.sh"
-cleanup() {
-  slurm_stop "$work"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-slurm_start "$work" 6917 6918
+slurm_scratch_cluster 6917 6918
 
 cd "$work"
 export SIMSCALE_BIN="$build/bin"

@@ -7,14 +7,8 @@
 set -euo pipefail
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
-work=$(mktemp -d /tmp/simscale-sweep-XXXXXX)
 source "$src/tests/jobs/local_slurm.sh"
-cleanup() {
-  slurm_stop "$work"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-slurm_start "$work" 6919 6920
+slurm_scratch_cluster 6919 6920
 
 out="$work/sweep"
 /usr/bin/python3 "$src/benchmarks/sweep" datagen --ranks 1,2 --repeats 1 --env reach \
