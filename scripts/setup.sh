@@ -15,6 +15,7 @@ PACKAGES=(
   slurm-wlm munge                                  # job scripts and their tests
   python3 python3-h5py python3-numpy               # dataset checks in tests and sweep scripts
   python3-matplotlib python3-yaml                  # simscale-plot: figures of every tool's outputs
+  ffmpeg                                           # evaluate: MP4 of an episode (eval.video)
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #include "bin/evaluate/evaluate.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -13,17 +14,83 @@
 namespace simscale::eval {
 namespace fs = std::filesystem;
 
-int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
+namespace {
+
+// Keys an evaluation may change when it resumes: how it runs and what it draws, not what it
+// computes.
+bool MayChangeOnResume(const std::string& key) {
+  static const char* const kKeys[] = {"eval.device", "eval.gl_backend", "eval.threads",
+                                      "eval.frame_episodes", "eval.video"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
+// What rank 0 found in the output directory, for every rank.
+struct OutputState {
+  bool complete = false;      // --resume of a finished evaluation: nothing to do
+  std::string finished_json;  // the episodes an interrupted attempt recorded
+  int64_t attempt = 0;        // number of the record files this attempt writes
+};
+
+// Rank 0 decides from the output directory whether the evaluation starts, resumes or is done, and
+// refuses to replace results or records without --overwrite.
+OutputState PrepareOutput(const EvalConfig& config, const config::Schema& schema) {
   const fs::path out_dir = config.run.output;
-  mpi::RunAgreed(comm, [&] {
-    if (fs::exists(out_dir / "results.json") && !config.run.overwrite) {
+  const fs::path records = out_dir / "episodes";
+  const bool has_results = fs::exists(out_dir / "results.json");
+  const bool has_records = fs::exists(records);
+  OutputState state;
+  if (config.run.overwrite) {
+    fs::remove(out_dir / "results.json");
+    fs::remove_all(records);
+  } else if (config.run.resume && has_results) {
+    state.complete = true;
+  } else if (config.run.resume && has_records) {
+    const fs::path saved = out_dir / "config.yaml";
+    if (!fs::exists(saved)) {
       throw InvalidArgumentError(fmt::format(
-          "'{}' already holds results.json; pass --overwrite to replace it or choose another "
-          "--output",
+          "--resume: '{}' holds episode records but no config.yaml; evaluate again with "
+          "--overwrite",
           out_dir.string()));
     }
-    fs::create_directories(out_dir);
+    EvalConfig declared_config;
+    config::Schema declared("evaluate", "");
+    DeclareOptions(&declared, &declared_config);
+    app::CheckResumedConfig(schema, declared, ReadFile(saved),
+                            "the interrupted evaluation's " + saved.string(), MayChangeOnResume);
+    state.finished_json = FinishedToJson(ReadEpisodeRecords(records));
+    state.attempt = NextRecordAttempt(records);
+  } else if (has_results) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}' already holds results.json; pass --overwrite to replace it or choose another "
+        "--output",
+        out_dir.string()));
+  } else if (has_records) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}' holds an interrupted evaluation (episodes/); pass --resume to continue it or "
+        "--overwrite to start again",
+        out_dir.string()));
+  }
+  fs::create_directories(records);
+  return state;
+}
+
+}  // namespace
+
+int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Communicator& comm) {
+  const fs::path out_dir = config.run.output;
+  OutputState state;
+  mpi::RunAgreed(comm, [&] {
+    if (comm.is_root()) state = PrepareOutput(config, schema);
   });
+  int complete = state.complete ? 1 : 0;
+  comm.Broadcast(&complete, 1, 0);
+  if (complete) {
+    log::Info("evaluate: '{}' already holds the finished evaluation; nothing to do",
+              out_dir.string());
+    return 0;
+  }
+  comm.Broadcast(&state.finished_json, 0);
+  comm.Broadcast(&state.attempt, 1, 0);
   app::WriteResolvedConfig(schema, comm, out_dir / "config.yaml");
   EvalOptions options;
   options.env = config.env;
@@ -39,6 +106,9 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
   options.frame_episodes = config.frame_episodes;
   options.video = config.video;
   options.output_dir = out_dir;
+  if (!state.finished_json.empty()) options.finished = FinishedFromJson(state.finished_json);
+  options.record_file =
+      out_dir / "episodes" / fmt::format("{}-{}.jsonl", state.attempt, comm.rank());
   log::Info("evaluate: {} rank(s), env '{}', policy '{}', {} episodes x {} condition(s) -> {}",
             comm.size(), config.env, config.policy, config.episodes, config.conditions.size(),
             out_dir.string());
@@ -47,6 +117,8 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
     WriteFileAtomic(out_dir / "results.json", ResultsJson(options, results));
     WriteFileAtomic(out_dir / "results.csv", ResultsCsv(results));
     std::cout << ResultsTable(options, results) << std::flush;
+    // results.json holds every episode: the record of this and earlier attempts is done with.
+    fs::remove_all(out_dir / "episodes");
   }
   // success.png, and transfer.png when several conditions were evaluated.
   app::DrawFigures("eval", {out_dir.string()}, config.run, comm);

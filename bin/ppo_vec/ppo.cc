@@ -126,42 +126,24 @@ std::optional<fs::path> PrepareRunDirectory(const PpoConfig& c, const mpi::Commu
   return fs::path(resume_from);
 }
 
-// Keys a resumed run may change: where and how it runs, not what it computes. ppo.num_envs may
-// change with the rank count as long as the total number of envs stays (checked on restore).
+// Keys a resumed run may change besides the run's own (app::RunKeyMayChangeOnResume): how it
+// runs, not what it computes. ppo.num_envs may change with the rank count as long as the total
+// number of envs stays (checked on restore).
 bool MayChangeOnResume(const std::string& key) {
-  static const char* const kKeys[] = {"run.output",
-                                      "run.overwrite",
-                                      "run.resume",
-                                      "run.plots",
-                                      "log.level",
-                                      "log.all_ranks",
-                                      "ppo.threads",
-                                      "ppo.num_envs",
-                                      "ppo.checkpoint_every",
-                                      "ppo.keep_checkpoints",
-                                      "ppo.max_nonfinite"};
+  static const char* const kKeys[] = {"ppo.threads", "ppo.num_envs", "ppo.checkpoint_every",
+                                      "ppo.keep_checkpoints", "ppo.max_nonfinite"};
   return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
 }
 
-// The resumed run's settings must be those the checkpoint was trained with; the first difference
-// is an InvalidArgumentError naming the key and both values. Only ppo_vec's own keys are compared
-// (not those a wrapping tool adds, nor options added since the checkpoint was written).
+// The resumed run's settings must be those the checkpoint was trained with; only ppo_vec's own
+// keys are compared (not those a wrapping tool adds).
 void CheckResumedConfig(const config::Schema& now, const std::string& saved_yaml,
                         const fs::path& checkpoint) {
-  const auto saved = config::ResolvedValues(saved_yaml, (checkpoint / "state.json").string());
   PpoConfig declared_config;
   config::Schema declared("ppo_vec", "");
   DeclareOptions(&declared, &declared_config);
-  for (const config::Option* option : declared.options()) {
-    if (MayChangeOnResume(option->key())) continue;
-    const auto before = saved.find(option->key());
-    const std::vector<std::string> value = now.Find(option->key())->CurrentItems();
-    if (before == saved.end() || before->second == value) continue;
-    throw InvalidArgumentError(fmt::format(
-        "--resume: config key '{}' is {} here but the checkpoint {} was trained with {}; resume "
-        "with the run's own configuration",
-        option->key(), fmt::join(value, ","), checkpoint.string(), fmt::join(before->second, ",")));
-  }
+  app::CheckResumedConfig(now, declared, saved_yaml, "the checkpoint " + checkpoint.string(),
+                          MayChangeOnResume);
 }
 
 // Drops the metrics lines of updates after `update` (they are trained again).

@@ -1,8 +1,13 @@
 #include "common/app/tool.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/core/error.h"
 #include "common/core/log.h"
 
 namespace simscale::app {
@@ -28,6 +33,30 @@ void AddRunOptions(config::Schema* schema, RunOptions* options) {
                    "both run.resume and run.overwrite set");
     }
   });
+}
+
+bool RunKeyMayChangeOnResume(const std::string& key) {
+  static const char* const kKeys[] = {"run.output", "run.overwrite", "run.resume",
+                                      "run.plots",  "log.level",     "log.all_ranks"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
+void CheckResumedConfig(const config::Schema& now, const config::Schema& declared,
+                        const std::string& saved_yaml, const std::string& saved_name,
+                        const std::function<bool(const std::string&)>& may_change) {
+  const auto saved = config::ResolvedValues(saved_yaml, saved_name);
+  for (const config::Option* option : declared.options()) {
+    if (RunKeyMayChangeOnResume(option->key()) || may_change(option->key())) continue;
+    const auto before = saved.find(option->key());
+    const config::Option* current = now.Find(option->key());
+    if (before == saved.end() || current == nullptr) continue;
+    const std::vector<std::string> value = current->CurrentItems();
+    if (before->second == value) continue;
+    throw InvalidArgumentError(fmt::format(
+        "--resume: config key '{}' is {} here but {} has {}; resume with the run's own "
+        "configuration",
+        option->key(), fmt::join(value, ","), saved_name, fmt::join(before->second, ",")));
+  }
 }
 
 void AddLogOptions(config::Schema* schema, RunOptions* options) {

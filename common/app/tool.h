@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "common/config/config.h"
@@ -34,6 +35,18 @@ void AddLogOptions(config::Schema* schema, RunOptions* options);
 // should exit 0 without running.
 bool ParseConfig(config::Schema* schema, const RunOptions& run, const mpi::Communicator& comm,
                  int argc, const char* const* argv);
+
+// Keys every resumed run may change: where its output goes, whether it resumes, what it logs.
+bool RunKeyMayChangeOnResume(const std::string& key);
+
+// For --resume: the options of `declared` (the tool's own keys; not those a wrapping tool adds)
+// that `may_change` does not accept must have in `now` the values they have in `saved_yaml`, the
+// resolved configuration the interrupted run was started with (`saved_name` says which, e.g. "the
+// checkpoint runs/x/update_5"). The first difference is an InvalidArgumentError naming the key and
+// both values. Keys absent from the saved configuration (added since) are not compared.
+void CheckResumedConfig(const config::Schema& now, const config::Schema& declared,
+                        const std::string& saved_yaml, const std::string& saved_name,
+                        const std::function<bool(const std::string&)>& may_change);
 
 // Writes the resolved configuration to `path` (rank 0 only), atomically.
 void WriteResolvedConfig(const config::Schema& schema, const mpi::Communicator& comm,

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "common/core/error.h"
@@ -29,29 +33,38 @@ std::pair<double, double> WilsonInterval(int64_t successes, int64_t n) {
 
 namespace {
 
-// Records frames of the first episodes of a condition on rank 0: a PNG grid and, with ffmpeg,
-// an MP4 of the first episode.
+// Whether `name` is an executable file in a directory of PATH.
+bool OnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return false;
+  std::string dirs = path;
+  size_t begin = 0;
+  while (begin <= dirs.size()) {
+    const size_t end = std::min(dirs.find(':', begin), dirs.size());
+    const fs::path candidate = fs::path(dirs.substr(begin, end - begin)) / name;
+    if (end > begin && access(candidate.c_str(), X_OK) == 0) return true;
+    begin = end + 1;
+  }
+  return false;
+}
+
+// Records frames of the first episodes of a condition on rank 0: a PNG grid of the first
+// frame_episodes episodes and an MP4 of episode 0 (ffmpeg reads raw RGB frames from a pipe).
 class FrameRecorder : public rollout::EpisodeObserver {
  public:
   FrameRecorder(const EvalOptions& options, const sim::RobotEnv& env, const std::string& condition)
       : options_(options), condition_(condition) {
     sim::RenderOptions render;
-    render.width = render.height = 128;
+    render.width = render.height = kSize;
     render.backend = options.policy_options.gl_backend;
     renderer_ = std::make_unique<sim::Renderer>(env.model(), render);
     camera_ = renderer_->CameraId(options.camera);
-    if (options.video) {
-      const fs::path path = options.output_dir / fmt::format("episode0_{}.mp4", condition);
-      const std::string command = fmt::format(
-          "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s 128x128 -r 20 -i - "
-          "-pix_fmt yuv420p '{}'",
-          path.string());
-      video_ = popen(command.c_str(), "w");
-      if (video_ == nullptr) log::Warn("cannot start ffmpeg; no video for {}", condition);
-    }
+    rows_.resize(static_cast<size_t>(options.frame_episodes));
+    if (options.video) StartVideo();
   }
-  ~FrameRecorder() {
+  ~FrameRecorder() override {
     if (video_ != nullptr) pclose(video_);
+    if (video_ != nullptr) std::signal(SIGPIPE, old_sigpipe_);
   }
 
   void OnReset(const sim::RobotEnv& env, rollout::EpisodeKey key) override {
@@ -62,27 +75,69 @@ class FrameRecorder : public rollout::EpisodeObserver {
     Capture(env, result.step, result.done());
   }
 
+  // Writes the grid and closes the video. Throws IoError when ffmpeg failed.
+  void Finish() {
+    WriteGrid();
+    if (video_ == nullptr) return;
+    const int status = pclose(video_);
+    video_ = nullptr;
+    std::signal(SIGPIPE, old_sigpipe_);
+    if (!video_error_.empty()) throw IoError(video_error_);
+    if (status != 0) {
+      throw IoError(fmt::format("ffmpeg failed to write '{}' (exit status {})",
+                                video_path_.string(), status));
+    }
+  }
+
+ private:
+  static constexpr int kSize = 128;
+
+  void StartVideo() {
+    video_path_ = options_.output_dir / fmt::format("episode0_{}.mp4", condition_);
+    const std::string command = fmt::format(
+        "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s {}x{} -r 20 -i - "
+        "-pix_fmt yuv420p '{}'",
+        kSize, kSize, video_path_.string());
+    // A write to an ffmpeg that died must fail with EPIPE, not end the process.
+    old_sigpipe_ = std::signal(SIGPIPE, SIG_IGN);
+    video_ = popen(command.c_str(), "w");
+    if (video_ == nullptr) {
+      std::signal(SIGPIPE, old_sigpipe_);
+      throw IoError(fmt::format("cannot start ffmpeg for '{}': {}", video_path_.string(),
+                                std::strerror(errno)));
+    }
+  }
+
   // After reset (step 0) and after every step of the recorded episodes.
   void Capture(const sim::RobotEnv& env, int64_t step, bool done) {
-    const int64_t episode = episode_;
-    if (episode >= options_.frame_episodes) return;
-    const int64_t stride =
-        std::max<int64_t>(1, env.max_episode_steps() / options_.frames_per_episode);
-    const bool want_grid = step % stride == 0 || done;
-    const bool want_video = video_ != nullptr && episode == 0;
+    const bool want_video = video_ != nullptr && episode_ == 0 && video_error_.empty();
+    bool want_grid = false;
+    if (episode_ < options_.frame_episodes) {
+      const int64_t stride =
+          std::max<int64_t>(1, env.max_episode_steps() / options_.frames_per_episode);
+      want_grid = step % stride == 0 || done;
+    }
     if (!want_grid && !want_video) return;
     renderer_->Render(env.model(), env.data(), camera_, &image_);
-    if (want_video) std::fwrite(image_.rgb.data(), 1, image_.rgb.size(), video_);
+    if (want_video &&
+        std::fwrite(image_.rgb.data(), 1, image_.rgb.size(), video_) != image_.rgb.size()) {
+      video_error_ = fmt::format("ffmpeg stopped while writing '{}': {}", video_path_.string(),
+                                 std::strerror(errno));
+    }
     if (want_grid) {
-      auto& row = rows_[static_cast<size_t>(episode)];
+      auto& row = rows_[static_cast<size_t>(episode_)];
       if (static_cast<int64_t>(row.size()) < options_.frames_per_episode + 1)
         row.push_back(image_.rgb);
     }
   }
 
-  void Write() {
+  // The rows recorded, up to the last episode with frames (a short rank may have fewer).
+  void WriteGrid() {
+    size_t used = rows_.size();
+    while (used > 0 && rows_[used - 1].empty()) --used;
     std::vector<const uint8_t*> tiles;
-    for (const auto& row : rows_) {
+    for (size_t r = 0; r < used; ++r) {
+      const auto& row = rows_[r];
       for (int64_t i = 0; i <= options_.frames_per_episode; ++i) {
         tiles.push_back(i < static_cast<int64_t>(row.size()) ? row[static_cast<size_t>(i)].data()
                                                              : nullptr);
@@ -91,14 +146,11 @@ class FrameRecorder : public rollout::EpisodeObserver {
     if (tiles.empty()) return;
     int width = 0, height = 0;
     const auto grid = sim::TileImages(
-        tiles, 128, 128, static_cast<int>(options_.frames_per_episode + 1), 2, &width, &height);
+        tiles, kSize, kSize, static_cast<int>(options_.frames_per_episode + 1), 2, &width, &height);
     sim::WritePng(options_.output_dir / fmt::format("frames_{}.png", condition_), grid.data(),
                   width, height);
   }
 
-  void Resize(int64_t episodes) { rows_.resize(static_cast<size_t>(episodes)); }
-
- private:
   const EvalOptions& options_;
   std::string condition_;
   std::unique_ptr<sim::Renderer> renderer_;
@@ -106,66 +158,152 @@ class FrameRecorder : public rollout::EpisodeObserver {
   sim::CameraImage image_;
   std::vector<std::vector<std::vector<uint8_t>>> rows_;
   FILE* video_ = nullptr;
+  fs::path video_path_;
+  std::string video_error_;
+  void (*old_sigpipe_)(int) = SIG_DFL;
   int64_t episode_ = 0;
 };
+
+EpisodeOutcome Outcome(int64_t episode, const rollout::EpisodeSummary& summary) {
+  EpisodeOutcome outcome;
+  outcome.episode = episode;
+  outcome.episode_return = summary.episode_return;
+  outcome.success = summary.success;
+  outcome.diverged = summary.diverged;
+  outcome.length = summary.length;
+  return outcome;
+}
+
+// Episodes with pictures: the first frame_episodes, and episode 0 for the video.
+int64_t PictureEpisodes(const EvalOptions& options) {
+  return std::max<int64_t>(options.frame_episodes, options.video ? 1 : 0);
+}
+
+// The episodes of [0, episodes) that `finished` does not hold, in order.
+std::vector<int64_t> Unfinished(int64_t episodes, const std::vector<EpisodeOutcome>& finished) {
+  std::vector<bool> done(static_cast<size_t>(episodes), false);
+  for (const auto& o : finished) {
+    if (o.episode < episodes) done[static_cast<size_t>(o.episode)] = true;
+  }
+  std::vector<int64_t> left;
+  for (int64_t e = 0; e < episodes; ++e) {
+    if (!done[static_cast<size_t>(e)]) left.push_back(e);
+  }
+  return left;
+}
+
+// Rank 0 replays the finished picture episodes for their frames; a replay that ends otherwise than
+// recorded means another build or machine made the record (reported, the record is kept).
+void ReplayForPictures(sim::RobotEnv& env, envs::Policy& policy, const EvalOptions& options,
+                       const std::vector<EpisodeOutcome>& finished, FrameRecorder* recorder) {
+  for (const auto& recorded : finished) {
+    if (recorded.episode >= PictureEpisodes(options)) continue;
+    const auto summary = rollout::RunEpisode(
+        env, policy, {options.seed, static_cast<uint64_t>(recorded.episode)}, {recorder});
+    const EpisodeOutcome replayed = Outcome(recorded.episode, summary);
+    if (replayed.success != recorded.success || replayed.length != recorded.length) {
+      log::Warn(
+          "evaluate: episode {} replayed for its frames ended otherwise than recorded "
+          "(success {} vs {}, length {} vs {}); the recorded outcome is kept",
+          recorded.episode, replayed.success, recorded.success, replayed.length, recorded.length);
+    }
+  }
+}
+
+// Plays this rank's share of the unfinished episodes of one condition, recording each outcome.
+std::vector<EpisodeOutcome> PlayCondition(const EvalOptions& options, const std::string& condition,
+                                          const std::vector<EpisodeOutcome>& finished,
+                                          const mpi::Communicator& comm) {
+  sim::EnvOptions env_options;
+  env_options.max_episode_steps = options.max_steps;
+  env_options.randomization = sim::RandomizationCondition(condition);
+  std::unique_ptr<sim::RobotEnv> env;
+  std::unique_ptr<envs::Policy> policy;
+  mpi::RunAgreed(comm, [&] {
+    env = envs::MakeEnv(options.env, env_options);
+    policy = policies::MakePolicy(options.policy, options.env, options.policy_options);
+  });
+  const std::vector<int64_t> left = Unfinished(options.episodes, finished);
+  const mpi::Range mine =
+      mpi::SplitEvenly(static_cast<int64_t>(left.size()), comm.size(), comm.rank());
+  std::vector<EpisodeOutcome> local;
+  mpi::RunAgreed(comm, [&] {
+    std::unique_ptr<EpisodeRecordWriter> record;
+    if (!options.record_file.empty())
+      record = std::make_unique<EpisodeRecordWriter>(options.record_file);
+    std::unique_ptr<FrameRecorder> recorder;
+    if (PictureEpisodes(options) > 0 && comm.is_root()) {
+      recorder = std::make_unique<FrameRecorder>(options, *env, condition);
+      ReplayForPictures(*env, *policy, options, finished, recorder.get());
+    }
+    for (int64_t i = mine.begin; i < mine.end; ++i) {
+      const int64_t episode = left[static_cast<size_t>(i)];
+      std::vector<rollout::EpisodeObserver*> observers;
+      if (recorder && episode < PictureEpisodes(options)) observers.push_back(recorder.get());
+      const auto summary = rollout::RunEpisode(
+          *env, *policy, {options.seed, static_cast<uint64_t>(episode)}, observers);
+      local.push_back(Outcome(episode, summary));
+      if (record) record->Append(condition, local.back());
+    }
+    if (recorder) recorder->Finish();
+  });
+  return local;
+}
+
+// Success rate, interval and return statistics of `all` (in episode order).
+ConditionResult Aggregate(const std::string& condition, const std::vector<EpisodeOutcome>& all) {
+  ConditionResult r;
+  r.condition = condition;
+  r.episodes = static_cast<int64_t>(all.size());
+  double sum = 0, sum_sq = 0, length = 0;
+  r.return_min = all.empty() ? 0 : all.front().episode_return;
+  r.return_max = r.return_min;
+  for (const auto& o : all) {
+    r.successes += o.success ? 1 : 0;
+    r.diverged += o.diverged ? 1 : 0;
+    sum += o.episode_return;
+    sum_sq += o.episode_return * o.episode_return;
+    length += static_cast<double>(o.length);
+    r.return_min = std::min(r.return_min, o.episode_return);
+    r.return_max = std::max(r.return_max, o.episode_return);
+  }
+  const double n = std::max<double>(1.0, static_cast<double>(r.episodes));
+  r.success_rate = static_cast<double>(r.successes) / n;
+  std::tie(r.ci_low, r.ci_high) = WilsonInterval(r.successes, r.episodes);
+  r.return_mean = sum / n;
+  r.return_std = std::sqrt(std::max(0.0, sum_sq / n - r.return_mean * r.return_mean));
+  r.length_mean = length / n;
+  return r;
+}
 
 }  // namespace
 
 std::vector<ConditionResult> Evaluate(const EvalOptions& options, const mpi::Communicator& comm) {
+  mpi::RunAgreed(comm, [&] {
+    if (options.video && !OnPath("ffmpeg")) {
+      throw InvalidArgumentError(
+          "eval.video needs ffmpeg, which is not on PATH; install it (scripts/setup.sh does) or "
+          "leave eval.video off");
+    }
+  });
   std::vector<ConditionResult> results;
-  const mpi::Range mine = mpi::SplitEvenly(options.episodes, comm.size(), comm.rank());
   for (const auto& condition : options.conditions) {
-    sim::EnvOptions env_options;
-    env_options.max_episode_steps = options.max_steps;
-    env_options.randomization = sim::RandomizationCondition(condition);
-    std::unique_ptr<sim::RobotEnv> env;
-    std::unique_ptr<envs::Policy> policy;
-    mpi::RunAgreed(comm, [&] {
-      env = envs::MakeEnv(options.env, env_options);
-      policy = policies::MakePolicy(options.policy, options.env, options.policy_options);
+    const auto found = options.finished.find(condition);
+    const std::vector<EpisodeOutcome> finished =
+        found == options.finished.end() ? std::vector<EpisodeOutcome>{} : found->second;
+    if (!finished.empty()) {
+      log::Info("evaluate: {}: {} of {} episodes finished before; playing the rest", condition,
+                finished.size(), options.episodes);
+    }
+    std::vector<EpisodeOutcome> all =
+        comm.AllGatherV(PlayCondition(options, condition, finished, comm));
+    for (const auto& o : finished) {
+      if (o.episode < options.episodes) all.push_back(o);
+    }
+    std::sort(all.begin(), all.end(), [](const EpisodeOutcome& a, const EpisodeOutcome& b) {
+      return a.episode < b.episode;
     });
-    std::unique_ptr<FrameRecorder> recorder;
-    if (options.frame_episodes > 0 && mine.begin == 0 && mine.size() > 0) {
-      recorder = std::make_unique<FrameRecorder>(options, *env, condition);
-      recorder->Resize(std::min(options.frame_episodes, mine.size()));
-    }
-    std::vector<rollout::EpisodeObserver*> observers;
-    if (recorder) observers.push_back(recorder.get());
-    std::vector<EpisodeOutcome> local;
-    for (int64_t episode = mine.begin; episode < mine.end; ++episode) {
-      const rollout::EpisodeSummary summary = rollout::RunEpisode(
-          *env, *policy, {options.seed, static_cast<uint64_t>(episode)}, observers);
-      EpisodeOutcome outcome;
-      outcome.episode = episode;
-      outcome.episode_return = summary.episode_return;
-      outcome.success = summary.success;
-      outcome.diverged = summary.diverged;
-      outcome.length = summary.length;
-      local.push_back(outcome);
-    }
-    if (recorder) recorder->Write();
-    const std::vector<EpisodeOutcome> all = comm.AllGatherV(local);
-    ConditionResult r;
-    r.condition = condition;
-    r.episodes = static_cast<int64_t>(all.size());
-    double sum = 0, sum_sq = 0, length = 0;
-    r.return_min = all.empty() ? 0 : all.front().episode_return;
-    r.return_max = r.return_min;
-    for (const auto& o : all) {
-      r.successes += o.success ? 1 : 0;
-      r.diverged += o.diverged ? 1 : 0;
-      sum += o.episode_return;
-      sum_sq += o.episode_return * o.episode_return;
-      length += static_cast<double>(o.length);
-      r.return_min = std::min(r.return_min, o.episode_return);
-      r.return_max = std::max(r.return_max, o.episode_return);
-    }
-    const double n = std::max<double>(1.0, static_cast<double>(r.episodes));
-    r.success_rate = static_cast<double>(r.successes) / n;
-    std::tie(r.ci_low, r.ci_high) = WilsonInterval(r.successes, r.episodes);
-    r.return_mean = sum / n;
-    r.return_std = std::sqrt(std::max(0.0, sum_sq / n - r.return_mean * r.return_mean));
-    r.length_mean = length / n;
+    ConditionResult r = Aggregate(condition, all);
     if (comm.is_root()) r.outcomes = all;
     log::Info("evaluate: {} / {}: success {:.1f}% ({}/{}), return {:.2f} +- {:.2f}", options.env,
               condition, 100 * r.success_rate, r.successes, r.episodes, r.return_mean,

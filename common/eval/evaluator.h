@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/eval/episode_record.h"
 #include "common/mpi/mpi.h"
 #include "common/policies/factory.h"
 
@@ -18,21 +19,19 @@ struct EvalOptions {
   std::vector<std::string> conditions = {"clean"};
   uint64_t seed = 0;
   policies::PolicyOptions policy_options;
-  // Episodes of each condition (the first ones) drawn as a PNG grid of frames, and optionally as
-  // an MP4 (needs ffmpeg on PATH); written into output_dir by rank 0.
+  // Episodes of each condition (the first ones) drawn as a PNG grid of frames; written into
+  // output_dir by rank 0.
   int64_t frame_episodes = 0;
   int64_t frames_per_episode = 6;
+  // An MP4 of episode 0 of each condition (needs ffmpeg on PATH: checked before any episode).
   bool video = false;
   std::string camera = "agentview";
   std::filesystem::path output_dir;
-};
-
-struct EpisodeOutcome {
-  int64_t episode = 0;
-  bool success = false;
-  bool diverged = false;
-  double episode_return = 0.0;
-  int64_t length = 0;
+  // Episodes an interrupted evaluation finished (ReadEpisodeRecords): taken as recorded, not
+  // played again. Those drawn as frames or video are replayed for the pictures only.
+  FinishedEpisodes finished;
+  // This rank's episode record (EpisodeRecordWriter); empty: none.
+  std::filesystem::path record_file;
 };
 
 struct ConditionResult {
