@@ -8,6 +8,15 @@ if(SIMSCALE_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+if(SIMSCALE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "SIMSCALE_FUZZ needs clang (libFuzzer): configure with -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # Applies the project's warning policy to one of our own targets (never to third-party code).
 function(simscale_target_defaults target)
   target_compile_options(${target} PRIVATE

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds with warnings
 # as errors, runs every test (unit, MPI at 1/2/4 ranks, end-to-end, package), compiles the
-# CUDA/NCCL parts against the local CUDA toolkit, and reruns the suite under ASan+UBSan.
+# CUDA/NCCL parts against the local CUDA toolkit, reruns the suite under ASan+UBSan and fuzzes the
+# parsers (libFuzzer) for a bounded time.
 #   --quick   only the main build and its tests (for development)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,5 +68,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # tests of LibTorch code carry the label torch, the figure tests, which run every tool, plot).
 (cd build-asan && ctest -j"$jobs" --output-on-failure --no-tests=error -LE "package|slurm|structure|torch|plot" \
     -E "_NOT_BUILT")
+
+section "fuzzing (libFuzzer under ASan+UBSan, bounded)"
+# Each target replays its checked-in corpus, then fuzzes for a bounded time (scripts/fuzz.sh).
+bash scripts/fuzz.sh --seconds "${SIMSCALE_FUZZ_SECONDS:-30}"
 
 section "all tests passed"

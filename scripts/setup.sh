@@ -16,6 +16,7 @@ PACKAGES=(
   python3 python3-h5py python3-numpy               # dataset checks in tests and sweep scripts
   python3-matplotlib python3-yaml                  # simscale-plot: figures of every tool's outputs
   ffmpeg                                           # evaluate: MP4 of an episode (eval.video)
+  clang libclang-rt-dev                            # libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

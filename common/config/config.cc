@@ -37,7 +37,14 @@ RawValue CommandLineValue(const Option& option, const std::string& text, std::st
       throw ConfigError(fmt::format("config key '{}' (from {}): cannot parse list '{}': {}",
                                     option.key(), raw.source, text, e.msg));
     }
-    for (const auto& item : node) raw.items.push_back(item.as<std::string>());
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        throw ConfigError(
+            fmt::format("config key '{}' (from {}): expected a list of scalars, got '{}'",
+                        option.key(), raw.source, text));
+      }
+      raw.items.push_back(item.as<std::string>());
+    }
     return raw;
   }
   std::stringstream stream(text);
@@ -52,6 +59,11 @@ void Flatten(const YAML::Node& node, const std::string& prefix, const std::strin
              std::vector<std::pair<std::string, RawValue>>* out) {
   if (node.IsMap()) {
     for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) {
+        throw ConfigError(
+            fmt::format("{}: a key under '{}' is not a plain name (a complex YAML key)", source,
+                        prefix.empty() ? "the top level" : prefix));
+      }
       const auto name = entry.first.as<std::string>();
       Flatten(entry.second, prefix.empty() ? name : prefix + "." + name, source, out);
     }
@@ -629,6 +641,9 @@ void Flatten(const YAML::Node& node, const std::string& prefix, const std::strin
              std::map<std::string, std::vector<std::string>>* out) {
   if (node.IsMap()) {
     for (const auto& entry : node) {
+      if (!entry.first.IsScalar()) {
+        throw ConfigError(fmt::format("{}: a key under '{}' is not a plain name", source, prefix));
+      }
       const std::string key = entry.first.as<std::string>();
       Flatten(entry.second, prefix.empty() ? key : prefix + "." + key, source, out);
     }

@@ -1,6 +1,7 @@
 #include "common/io/validate.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -247,7 +248,8 @@ class Validator {
         if (t < 1)
           report_.AddCapped("/episodes/index/length", at(schema::kLength, i),
                             fmt::format("is {}, expected >= 1", t));
-        total += t;
+        // A damaged length may be anything: the sum saturates instead of overflowing.
+        if (__builtin_add_overflow(total, t, &total)) total = std::numeric_limits<int64_t>::max();
       }
       if (total != committed_.steps) {
         report_.Add(

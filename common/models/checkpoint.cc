@@ -117,13 +117,6 @@ void EmitVector(YAML::Emitter& out, const std::vector<double>& values) {
   out << YAML::EndSeq;
 }
 
-std::vector<double> ReadVector(const YAML::Node& node) {
-  std::vector<double> values;
-  if (!node) return values;
-  for (const auto& item : node) values.push_back(item.as<double>());
-  return values;
-}
-
 // Flattens a YAML map into dotted keys -> scalar text (sequences joined), for comparisons.
 void Flatten(const YAML::Node& node, const std::string& prefix,
              std::map<std::string, std::string>* out) {
@@ -149,21 +142,6 @@ std::map<std::string, std::string> FlatOptions(const ModelOptions& options) {
   Flatten(YAML::Load(ModelOptionsToYaml(options)), "", &flat);
   Flatten(policies::PolicySpecToYaml(options.spec.policy), "policy", &flat);
   return flat;
-}
-
-// Format 1 kept the policy contract in two places: cameras, image size, language and horizon
-// among the model options, and the rest as the trainer's "interface" inside `extra`.
-void ReadVersion1Policy(const YAML::Node& root, const fs::path& dir, ModelOptions* options) {
-  if (!root["extra"]) return;
-  const YAML::Node interface = YAML::Load(root["extra"].as<std::string>())["interface"];
-  if (!interface) return;  // not written by train_ddp: the policy cannot be bound to an env
-  policies::PolicySpec& p = options->spec.policy;
-  p.env = interface["env"].as<std::string>();
-  p.state_keys = interface["state_keys"].as<std::vector<std::string>>();
-  p.history = interface["history"].as<int64_t>();
-  const int64_t recorded = interface["image_size"].as<int64_t>();
-  p.render_size = recorded == p.image_size ? 0 : recorded;
-  policies::ValidatePolicySpec(p, (dir / kMetadataFile).string() + ": extra.interface");
 }
 
 // Parameters and buffers by their dotted names.
@@ -290,45 +268,6 @@ void SaveCheckpoint(const fs::path& dir, const Policy& model,
     fs::create_directories(dir.parent_path());
     RenameDurable(tmp, dir);
   }
-}
-
-CheckpointMetadata ReadCheckpointMetadata(const fs::path& dir) {
-  const YAML::Node root = LoadMetadataNode(dir);
-  CheckpointMetadata meta;
-  try {
-    meta.format_version = root["format_version"].as<int>();
-    if (meta.format_version < 1 || meta.format_version > kCheckpointFormatVersion) {
-      Fail(dir, fmt::format("format version {} is not supported (this build reads versions 1 to "
-                            "{}; version 2 moved the policy contract into its own 'policy' "
-                            "section)",
-                            meta.format_version, kCheckpointFormatVersion));
-    }
-    meta.model_name = root["model_name"].as<std::string>();
-    meta.step = root["step"].as<int64_t>();
-    meta.world_size = root["world_size"].as<int64_t>();
-    if (root["torch_version"]) meta.torch_version = root["torch_version"].as<std::string>();
-    if (root["config"]) meta.resolved_config = root["config"].as<std::string>();
-    if (root["extra"]) meta.extra = root["extra"].as<std::string>();
-    YAML::Node wrapped;
-    wrapped["model"] = root["model"];
-    const std::string source = (dir / kMetadataFile).string();
-    const bool version1 = meta.format_version == 1;
-    meta.model_options = ModelOptionsFromYaml(YAML::Dump(wrapped), source, version1);
-    if (version1) {
-      ReadVersion1Policy(root, dir, &meta.model_options);
-    } else {
-      meta.model_options.spec.policy = policies::PolicySpecFromYaml(root["policy"], source);
-    }
-    if (const auto n = root["normalization"]) {
-      meta.normalization.state_mean = ReadVector(n["state_mean"]);
-      meta.normalization.state_std = ReadVector(n["state_std"]);
-      meta.normalization.action_mean = ReadVector(n["action_mean"]);
-      meta.normalization.action_std = ReadVector(n["action_std"]);
-    }
-  } catch (const YAML::Exception& e) {
-    Fail(dir, fmt::format("{}: missing or malformed field: {}", kMetadataFile, e.msg));
-  }
-  return meta;
 }
 
 std::shared_ptr<Policy> LoadCheckpoint(const fs::path& dir, CheckpointMetadata* metadata,

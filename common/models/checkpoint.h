@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "common/models/checkpoint_layout.h"
+#include "common/models/checkpoint_metadata.h"
 #include "common/models/model_options.h"
 #include "common/models/policy.h"
 
@@ -31,32 +32,10 @@
 // files. Load only checkpoints you (or your cluster) wrote.
 namespace simscale::models {
 
-// 1: the policy contract split between the model options and the trainer's `extra`;
-// 2: the policy contract (common/policies) in its own `policy` section. Version 1 is still read.
-inline constexpr int kCheckpointFormatVersion = 2;
-
-struct CheckpointMetadata {
-  int format_version = kCheckpointFormatVersion;
-  // Filled from the model by SaveCheckpoint (whatever the caller put there is ignored).
-  std::string model_name;
-  ModelOptions model_options;
-  NormalizationStats normalization;
-  std::string torch_version;
-  // Filled by the caller.
-  int64_t step = 0;
-  int64_t world_size = 1;
-  std::string resolved_config;  // YAML text of the run's resolved configuration
-  std::string extra;            // opaque YAML text: LR schedule state, RNG state, data position...
-};
-
 // Writes a checkpoint of `model` (and `optimizer`, if not null) into `dir`, replacing a previous
 // checkpoint there. Only the caller decides which rank writes.
 void SaveCheckpoint(const std::filesystem::path& dir, const Policy& model,
                     const torch::optim::Optimizer* optimizer, const CheckpointMetadata& metadata);
-
-// The metadata of a complete checkpoint; throws InvalidArgumentError for an incomplete one, an
-// unknown format version, or malformed metadata.
-CheckpointMetadata ReadCheckpointMetadata(const std::filesystem::path& dir);
 
 // Builds the model named in the metadata with its options, loads its tensors and moves it to
 // `device`. The metadata is returned through `metadata` if not null.

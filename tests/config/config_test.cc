@@ -196,6 +196,18 @@ TEST_F(ConfigTest, ListsAcceptCommaSeparatedAndYamlFlowSyntax) {
   EXPECT_TRUE(sample_.cameras.empty());
 }
 
+// Found by fuzzing (tests/fuzz/corpus/config/crash_complex_key): these escaped as yaml-cpp's
+// TypedBadConversion and ended the tool with std::terminate.
+TEST_F(ConfigTest, ComplexYamlKeysAndNestedListItemsAreConfigErrors) {
+  EXPECT_NE(ErrorOf({"--config", WriteYaml("train:\n  ? [a, b]\n  : 1\n").string()})
+                .find("not a plain name"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"--config", WriteYaml("? {train: lr}\n: 1\n").string()}).find("top level"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"--set", "data.cameras=[[a], b]"}).find("expected a list of scalars"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, ResumeAndOverwriteTogetherAreRejected) {
   EXPECT_NE(ErrorOf({"--resume", "--overwrite"}).find("run.resume"), std::string::npos);
 }
