@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the jobs/*.slurm scripts: what every SimScale batch job shares.
 #   simscale_init                     logs where the job runs; installs the preemption traps
 #   simscale_step NAME TOOL [ARGS]    runs TOOL on every rank of the job (srun --mpi=pmix, through

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the multi-node Slurm tests: a two-node Slurm cluster on one machine. slurmctld runs
 # in the machine's own namespaces; each slurmd runs in a network namespace of its own (a veth pair
 # onto a bridge the test creates, with an address that exists only there) and a UTS namespace of
