@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# One rank of a job step:  srun --mpi=pmix jobs/rank.sh TOOL [ARGS...]
+# One rank of a job step:  srun --mpi=pmix jobs/rank.sh TOOL [ARGS...]  (or mpirun jobs/rank.sh ...)
 # Binds the rank to one GPU when the node has GPUs, gives it the threads of its task, names its
 # host and rank in the job log, then becomes the tool (exec: signals from srun reach the tool).
-rank=${SLURM_PROCID:-${OMPI_COMM_WORLD_RANK:-0}}
-ranks=${SLURM_NTASKS:-${OMPI_COMM_WORLD_SIZE:-1}}
-local_rank=${SLURM_LOCALID:-${OMPI_COMM_WORLD_LOCAL_RANK:-0}}
+# Started by mpirun, Open MPI's variables count the ranks (Slurm's describe its daemons).
+rank=${OMPI_COMM_WORLD_RANK:-${SLURM_PROCID:-0}}
+ranks=${OMPI_COMM_WORLD_SIZE:-${SLURM_NTASKS:-1}}
+local_rank=${OMPI_COMM_WORLD_LOCAL_RANK:-${SLURM_LOCALID:-0}}
 # One LibTorch/OpenMP thread per CPU of the task (--cpus-per-task), 1 without one.
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-${OMP_NUM_THREADS:-1}}
 # One rank per GPU: with --gpus-per-task Slurm already leaves each task one device; with

@@ -14,7 +14,8 @@
 #                                     repository); the job fails at once if the file is missing.
 # Variables read (all optional): SIMSCALE_BIN (default build/bin of the repository),
 # SIMSCALE_DATASET, SIMSCALE_OUTPUT, SIMSCALE_TASK, SIMSCALE_DATAGEN_ARGS, SIMSCALE_TRAIN_ARGS,
-# SIMSCALE_EVAL_ARGS (see jobs/README.md).
+# SIMSCALE_EVAL_ARGS, SIMSCALE_LAUNCHER (srun or mpirun), SIMSCALE_SRUN_MPI (pmix) (see
+# jobs/README.md).
 # Expects $simscale_root (the repository) to be set by the sourcing script.
 
 simscale_log() {
@@ -67,9 +68,16 @@ simscale_step() {
   shift
   simscale_log "step $name: $*"
   [ -n "$simscale_preempted" ] && simscale_requeue "$name"
-  # --kill-on-bad-exit: a rank that dies takes the step down at once (its peers would otherwise
-  # wait in their next collective until the time limit); srun names the failed rank and host.
-  srun --mpi=pmix --kill-on-bad-exit=1 "$simscale_root/jobs/rank.sh" "$@" &
+  if [ "${SIMSCALE_LAUNCHER:-srun}" = mpirun ]; then
+    # Open MPI's mpirun inside the allocation (it reads the nodes and tasks from Slurm, starts
+    # its daemons with srun, forwards SIGUSR1 and ends the job when a rank dies).
+    mpirun "$simscale_root/jobs/rank.sh" "$@" &
+  else
+    # --kill-on-bad-exit: a rank that dies takes the step down at once (its peers would
+    # otherwise wait in their next collective until the time limit); srun names the failed
+    # rank and host.
+    srun --mpi="${SIMSCALE_SRUN_MPI:-pmix}" --kill-on-bad-exit=1 "$simscale_root/jobs/rank.sh" "$@" &
+  fi
   simscale_step_pid=$!
   wait "$simscale_step_pid"
   code=$?
