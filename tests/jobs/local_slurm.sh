@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the Slurm tests: a local single-node Slurm cluster (slurmctld + slurmd, auth/none,
 # no munge, no systemd), started in a scratch directory of the test and stopped by PID.
 #   slurm_start WORK_DIR CTLD_PORT SLURMD_PORT   # exports SLURM_CONF; waits until the node is idle
@@ -59,7 +60,7 @@ CONF
 slurm_stop() {
   local work=$1 f
   for f in "$work"/d.pid "$work"/ctld.pid; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null || true; fi
   done
   sleep 0.5
 }

@@ -78,7 +78,7 @@ PY
 }
 wait_for_steps() {  # RUN N: until the run has logged N steps (2 minutes at most)
   for _ in $(seq 1 240); do
-    [ "$(wc -l < "$1/run/metrics.jsonl" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    [ "$(wc -l 2>/dev/null < "$1/run/metrics.jsonl" || echo 0)" -ge "$2" ] && return 0
     sleep 0.5
   done
   fail "$1 logged no $2 training steps within 2 minutes"
@@ -101,6 +101,27 @@ two_nodes)
   echo "job $job: rank 0 on simnode1, rank 1 on simnode2"
   [ -f data/datagen_pick_place_debug.h5 ] || fail "no dataset"
   grep -q "^clean .*%" runs/two_nodes/results.txt || fail "no results table"
+
+  # Requeued after it finished, the job starts again and keeps everything: no step reruns, the
+  # results and the weights stay the same files, byte for byte.
+  cp runs/two_nodes/results.txt "$work/results.before"
+  cp "$(final_model runs/two_nodes)" "$work/model.before"
+  scontrol requeue "$job"
+  for _ in $(seq 1 120); do
+    [ "$(grep -c "start 2 on" "$log")" = 1 ] && [ -z "$(squeue -h -j "$job")" ] && break
+    sleep 0.5
+  done
+  expect_state "$job" COMPLETED
+  grep -q "start 2 on" "$log" || fail "job $job did not start again after scontrol requeue"
+  for kept in "dataset data/datagen_pick_place_debug.h5 is complete: kept" \
+              "training in runs/two_nodes/run is finished: kept" \
+              "results runs/two_nodes/results.txt exist: kept"; do
+    grep -q "$kept" "$log" || fail "the second start of job $job did not report '$kept'"
+  done
+  [ "$(grep -c "step train:" "$log")" = 1 ] || fail "the second start trained again"
+  cmp runs/two_nodes/results.txt "$work/results.before" || fail "the results table changed"
+  cmp "$(final_model runs/two_nodes)" "$work/model.before" || fail "the weights changed"
+  echo "job $job requeued after completing: every step kept, results and weights unchanged"
 
   # The script as typed, nothing but the exported configs: 1 node, 2 ranks.
   job1=$(sbatch --parsable jobs/train_vla.slurm)

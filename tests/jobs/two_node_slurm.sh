@@ -23,9 +23,28 @@ two_node_fail() {
   return 1
 }
 
+# Every process left in the nodes' namespaces, the namespaces, the bridge.
+two_node_clear_network() {
+  local ns
+  for ns in "$two_node_ns1" "$two_node_ns2"; do
+    # shellcheck disable=SC2046  # one pid per word
+    kill -9 $(ip netns pids "$ns" 2>/dev/null) 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  ip link del "$two_node_bridge" 2>/dev/null || true
+  return 0
+}
+
 two_node_teardown() {
   set +e
   local f
+  # Jobs first (their processes outlive slurmd), then the daemons, then whatever is left in the
+  # nodes' namespaces.
+  scancel --quiet --user="$(id -un)" 2>/dev/null
+  for _ in $(seq 1 40); do
+    [ -z "$(squeue -h 2>/dev/null)" ] && break
+    sleep 0.25
+  done
   for f in "$work"/pids/*; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
   done
@@ -33,9 +52,7 @@ two_node_teardown() {
   for f in "$work"/pids/*; do
     [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && kill -9 "$(cat "$f")" 2>/dev/null
   done
-  ip netns del "$two_node_ns1" 2>/dev/null
-  ip netns del "$two_node_ns2" 2>/dev/null
-  ip link del "$two_node_bridge" 2>/dev/null
+  two_node_clear_network
   [ -n "${SIMSCALE_KEEP_WORK:-}" ] || rm -rf "$work"
   return 0
 }
@@ -52,6 +69,8 @@ two_node_cluster() {
   mkdir -p "$work"/{state,log,pids,spoolsimnode1,spoolsimnode2}
   two_node_ns1="simscale${base}n1" two_node_ns2="simscale${base}n2" two_node_bridge="ssbr${base}"
   two_node_subnet="10.$((base / 256 % 200 + 20)).$((base % 256))"
+  # Left over from a run of this test that was killed: the names are this test's own.
+  two_node_clear_network
   trap 'two_node_teardown' EXIT
   trap 'exit 143' TERM INT
   # Network: a bridge (.1) in the machine's namespace, one veth pair per node (.11, .12).
