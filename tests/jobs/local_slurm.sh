@@ -34,6 +34,8 @@ TaskPlugin=task/none
 SwitchType=switch/none
 MpiDefault=pmix
 SchedulerType=sched/backfill
+# A requeued job is scheduled within seconds, not at the next 30-60 s scheduling pass.
+SchedulerParameters=sched_interval=2,bf_interval=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2

@@ -76,6 +76,18 @@ assert runs[0] == runs[1], list(zip(*runs))
 print("losses equal at every step:", runs[0][0], "...", runs[0][-1])
 PY
 }
+same_store() {  # A.h5 B.h5: the same datasets, shapes and values under episodes/ (attributes,
+  # such as the resolved config with its --output and --resume, may differ)
+  local datasets
+  diff <(h5ls -r "$1/episodes") <(h5ls -r "$2/episodes") || fail "$1 and $2: other datasets or shapes"
+  datasets=$(h5ls -r "$1/episodes" | awk '$2 == "Dataset" { print $1 }')
+  if [ "$(wc -w <<< "$datasets")" -lt 10 ] || ! grep -q agentview_image <<< "$datasets"; then
+    fail "$1 holds too little: $datasets"
+  fi
+  for dataset in $datasets; do
+    h5diff -q "$1" "$2" "/episodes$dataset" "/episodes$dataset" || fail "$1 and $2 differ in $dataset"
+  done
+}
 wait_for_steps() {  # RUN N: until the run has logged N steps (2 minutes at most)
   for _ in $(seq 1 1200); do
     [ "$(wc -l 2>/dev/null < "$1/run/metrics.jsonl" || echo 0)" -ge "$2" ] && return 0
@@ -181,6 +193,36 @@ preemption)
     echo "SIG$signal: checkpoint, exit 75, requeue, resume: same losses and final weights as" \
       "the uninterrupted run"
   done
+
+  # Preempted while making the dataset: the requeued job continues the dataset from its last
+  # complete round (--resume), and the dataset equals one made in one go (by a single process:
+  # the content does not depend on the rank count).
+  datagen_args="--episodes 24 --cameras agentview --set datagen.image_size=16
+    --set datagen.episodes_per_round=2 --max-steps 60 --set datagen.only_successful=false
+    --plots false --set log.progress_interval=0.001"
+  # shellcheck disable=SC2086
+  "$build/bin/datagen_mpi" --config "$SIMSCALE_DATAGEN_CONFIG" $datagen_args \
+    --output "$work/uninterrupted.h5" --log.level warn >/dev/null ||
+    fail "the uninterrupted dataset could not be made"
+  job=$(SIMSCALE_DATASET=data/interrupted.h5 SIMSCALE_DATAGEN_ARGS="$datagen_args" \
+        SIMSCALE_TRAIN_ARGS="$train_args --steps 5" two_node_job runs/datagen)
+  # After the first committed round (a progress line per round), before the last.
+  for _ in $(seq 1 1200); do
+    grep -q "datagen: [0-9]*/24 episodes" "$(log_of "$job")" 2>/dev/null && break
+    sleep 0.1
+  done
+  scancel --signal=USR1 --batch "$job"
+  slurm_wait "$job"
+  expect_state "$job" COMPLETED
+  log=$(log_of "$job")
+  grep -q "preempted during datagen (USR1); requeueing job $job" "$log" ||
+    fail "job $job was not preempted during datagen"
+  grep -q "step datagen: .* --resume" "$log" || fail "the requeued job did not resume the dataset"
+  grep -q "resuming after episode [1-9]" "$log" ||
+    fail "the requeued job did not continue after the committed rounds"
+  grep -E "received SIG|requeueing|start 2|resuming after episode" "$log"
+  same_store data/interrupted.h5 "$work/uninterrupted.h5"
+  echo "SIGUSR1 during datagen: requeue, --resume; the dataset equals an uninterrupted one"
   ;;
 
 lost_rank)
