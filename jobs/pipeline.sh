@@ -10,6 +10,8 @@ eval_config=${3:?missing EVAL.yaml}
 out=${4:?missing OUTPUT_DIR}
 shift 4
 here=$(cd "$(dirname "$0")" && pwd)
+# The jobs find their shared functions (jobs/simscale_job.sh) and build/bin through it.
+export SIMSCALE_ROOT=${SIMSCALE_ROOT:-$(dirname "$here")}
 mkdir -p "$out" logs
 dataset="$out/dataset.h5"
 datagen=$(sbatch --parsable "$@" "$here/datagen.slurm" "$datagen_config" --output "$dataset" \

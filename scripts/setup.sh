@@ -13,6 +13,7 @@ PACKAGES=(
   libegl-dev libegl-mesa0 libgl1-mesa-dri libosmesa6-dev libgl-dev libpng-dev   # CPU rendering
   libgtest-dev libbenchmark-dev                    # tests and benchmarks
   slurm-wlm munge                                  # job scripts and their tests
+  iproute2 util-linux                              # the two-node Slurm test: ip netns, nsenter, unshare
   python3 python3-h5py python3-numpy               # dataset checks in tests and sweep scripts
   python3-matplotlib python3-yaml                  # simscale-plot: figures of every tool's outputs
   ffmpeg                                           # evaluate: MP4 of an episode (eval.video)

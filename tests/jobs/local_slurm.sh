@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the Slurm tests: a local single-node Slurm cluster (slurmctld + slurmd, auth/none,
 # no munge, no systemd), started in a scratch directory of the test and stopped by PID.
 #   slurm_start WORK_DIR CTLD_PORT SLURMD_PORT   # exports SLURM_CONF; waits until the node is idle
@@ -33,6 +34,8 @@ TaskPlugin=task/none
 SwitchType=switch/none
 MpiDefault=pmix
 SchedulerType=sched/backfill
+# A requeued job is scheduled within seconds, not at the next 30-60 s scheduling pass.
+SchedulerParameters=sched_interval=2,bf_interval=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
@@ -59,7 +62,7 @@ CONF
 slurm_stop() {
   local work=$1 f
   for f in "$work"/d.pid "$work"/ctld.pid; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null || true; fi
   done
   sleep 0.5
 }

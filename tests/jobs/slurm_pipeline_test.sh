@@ -15,7 +15,8 @@ ids=$(bash "$src/jobs/pipeline.sh" "$src/configs/datagen_reach_debug.yaml" \
       "$src/configs/bc_reach_debug.yaml" "$src/configs/eval_reach_debug.yaml" "$work/out" \
       --ntasks=2 --time=15)
 echo "submitted: $ids"
-eval "$ids"
+eval "$ids"  # sets datagen, train and evaluate
+# shellcheck disable=SC2154
 slurm_wait "$datagen" "$train" "$evaluate"
 for job in "$datagen" "$train" "$evaluate"; do
   state=$(slurm_state "$job")
@@ -31,7 +32,8 @@ awk -v r="$rate" 'BEGIN { exit !(r >= 0.5) }' || { echo "expected a policy that 
 ids=$(bash "$src/jobs/pipeline.sh" "$src/configs/datagen_reach_debug.yaml" \
       "$src/configs/bc_reach_debug.yaml" "$src/configs/eval_reach_debug.yaml" "$work/out2" \
       --ntasks=2 --time=15 --export=ALL,SIMSCALE_BIN=/nonexistent)
-eval "$ids"
+eval "$ids"  # sets datagen, train and evaluate
+# shellcheck disable=SC2154
 slurm_wait "$datagen" "$train" "$evaluate"
 [ "$(slurm_state "$datagen")" = FAILED ] || { echo "datagen should have failed: $(slurm_state "$datagen")"; exit 1; }
 for job in "$train" "$evaluate"; do

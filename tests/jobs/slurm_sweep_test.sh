@@ -16,8 +16,8 @@ out="$work/sweep"
 fail() { echo "$*"; cat "$out"/logs/* 2>/dev/null; exit 1; }
 
 # One array task per point: their logs are point-0.out and point-1.out.
-[ -f "$out/logs/point-0.out" ] && [ -f "$out/logs/point-1.out" ] || fail "no per-task logs"
-[ "$(ls "$out"/points/*.json | wc -l)" -eq 2 ] || fail "expected 2 point records"
+if [ ! -f "$out/logs/point-0.out" ] || [ ! -f "$out/logs/point-1.out" ]; then fail "no per-task logs"; fi
+[ "$(find "$out/points" -name "*.json" | wc -l)" -eq 2 ] || fail "expected 2 point records"
 /usr/bin/python3 - "$out/datagen.csv" "$out/datagen.png" <<'PY' || fail "bad sweep results"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
