@@ -24,7 +24,8 @@ struct RenderScenesOptions {
   std::string output = "docs/images";
   int64_t size = 256;
   int64_t steps = 40;
-  std::vector<int64_t> at;  // expert steps to save at (empty: after reset and after `steps`)
+  std::vector<int64_t> at;        // expert steps to save at (empty: after reset and after `steps`)
+  std::vector<std::string> envs;  // empty: every registered env
   std::string condition = "clean";
   int64_t episode = 0;
   int64_t seed = 0;
@@ -45,6 +46,9 @@ void DeclareOptions(config::Schema* schema, RenderScenesOptions* o) {
             "expert steps to save frames at, named <env>_<camera>_<size>px_step<N>.png (empty: "
             "after the reset and after render.steps)")
       .Flag("at");
+  schema->Add("render.envs", &o->envs, "envs to render (empty: all)")
+      .OneOf(envs::ListEnvs())
+      .Flag("envs");
   schema->Add("render.condition", &o->condition, "domain randomization condition")
       .OneOf(sim::RandomizationConditionNames())
       .Flag("condition");
@@ -78,7 +82,7 @@ void RenderScenes(const RenderScenesOptions& o) {
     for (int64_t step : o.at) moments.emplace_back(step, fmt::format("{}px_step{}", o.size, step));
     std::sort(moments.begin(), moments.end());
   }
-  for (const auto& name : envs::ListEnvs()) {
+  for (const auto& name : o.envs.empty() ? envs::ListEnvs() : o.envs) {
     sim::EnvOptions options;
     options.randomization = sim::RandomizationCondition(o.condition);
     auto env = envs::MakeEnv(name, options);
