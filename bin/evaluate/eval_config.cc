@@ -5,11 +5,41 @@
 
 namespace simscale::eval {
 
+namespace {
+
+// What a checkpoint policy relies on: evaluate it with an input withheld or replaced.
+void DeclareAblationOptions(config::Schema* schema, EvalConfig* c) {
+  schema
+      ->Add("eval.blank_instruction", &c->blank_instruction,
+            "ablation: the policy's instruction is blank")
+      .Flag("blank-instruction");
+  schema
+      ->Add("eval.swap_instruction", &c->swap_instruction,
+            "ablation: the policy gets another episode's instruction, for another task")
+      .Flag("swap-instruction");
+  schema
+      ->Add("eval.blackout_cameras", &c->blackout_cameras,
+            "ablation: cameras whose images the policy gets black")
+      .Flag("blackout-cameras");
+  schema->AddCheck([c] {
+    if (c->blank_instruction && c->swap_instruction) {
+      config::Fail("eval.swap_instruction", "not to be combined with eval.blank_instruction",
+                   "both set");
+    }
+  });
+}
+
+}  // namespace
+
 void DeclareOptions(config::Schema* schema, EvalConfig* c) {
   c->run.output = "runs/eval";
   app::AddRunOptions(schema, &c->run);
-  schema->Add("eval.env", &c->env, "environment to evaluate in")
-      .OneOf(envs::ListEnvs())
+  std::vector<std::string> envs = envs::ListEnvs();
+  envs.emplace_back("");
+  schema
+      ->Add("eval.env", &c->env,
+            "environment to evaluate in ('': a checkpoint policy's own, reach otherwise)")
+      .OneOf(envs)
       .Flag("env");
   schema
       ->Add("eval.policy", &c->policy,
@@ -41,6 +71,7 @@ void DeclareOptions(config::Schema* schema, EvalConfig* c) {
       .Max(32);
   schema->Add("eval.video", &c->video, "also write an MP4 of episode 0 per condition (ffmpeg)");
   schema->Add("eval.threads", &c->threads, "LibTorch intra-op threads per rank").Min(1).Max(256);
+  DeclareAblationOptions(schema, c);
 }
 
 }  // namespace simscale::eval

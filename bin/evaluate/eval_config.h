@@ -11,7 +11,7 @@ namespace simscale::eval {
 
 struct EvalConfig {
   app::RunOptions run;
-  std::string env = "reach";
+  std::string env;  // "": a checkpoint policy's own env, reach for scripted and random
   std::string policy = "scripted";  // scripted | random | CHECKPOINT_DIR | RUN_DIR
   int64_t episodes = 100;
   int64_t max_steps = 0;
@@ -22,6 +22,10 @@ struct EvalConfig {
   int64_t frame_episodes = 0;
   bool video = false;
   int64_t threads = 1;
+  // Ablations of a checkpoint policy's inputs (policies::InputAblation).
+  bool blank_instruction = false;
+  bool swap_instruction = false;
+  std::vector<std::string> blackout_cameras;
 };
 
 void DeclareOptions(config::Schema* schema, EvalConfig* config);

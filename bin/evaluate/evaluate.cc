@@ -16,6 +16,28 @@ namespace fs = std::filesystem;
 
 namespace {
 
+policies::InputAblation AblationOf(const EvalConfig& config) {
+  policies::InputAblation ablation;
+  ablation.blank_instruction = config.blank_instruction;
+  ablation.swap_instruction = config.swap_instruction;
+  ablation.blackout_cameras = config.blackout_cameras;
+  return ablation;
+}
+
+// eval.env, or (when empty) the env a checkpoint policy was trained in; reach for the others.
+std::string ResolveEnvName(const EvalConfig& config) {
+  if (!config.env.empty()) return config.env;
+  if (!policies::IsCheckpointPolicyName(config.policy)) return "reach";
+  const std::string env =
+      policies::CheckpointEnvName(policies::ResolveCheckpoint(config.policy, config.prefer_ema));
+  if (env.empty()) {
+    throw InvalidArgumentError(
+        fmt::format("eval.env: policy '{}' does not record the env it was trained in; pass --env",
+                    config.policy));
+  }
+  return env;
+}
+
 // Keys an evaluation may change when it resumes: how it runs and what it draws, not what it
 // computes.
 bool MayChangeOnResume(const std::string& key) {
@@ -93,7 +115,7 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
   comm.Broadcast(&state.attempt, 1, 0);
   app::WriteResolvedConfig(schema, comm, out_dir / "config.yaml");
   EvalOptions options;
-  options.env = config.env;
+  mpi::RunAgreed(comm, [&] { options.env = ResolveEnvName(config); });
   options.policy = config.policy;
   options.episodes = config.episodes;
   options.max_steps = config.max_steps;
@@ -103,6 +125,7 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
   options.policy_options.device = ParseDevice(config.device, "eval.device");
   options.policy_options.gl_backend = sim::ParseGlBackend(config.gl_backend);
   options.policy_options.threads = static_cast<int>(config.threads);
+  options.policy_options.ablation = AblationOf(config);
   options.frame_episodes = config.frame_episodes;
   options.video = config.video;
   options.output_dir = out_dir;
@@ -110,7 +133,7 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
   options.record_file =
       out_dir / "episodes" / fmt::format("{}-{}.jsonl", state.attempt, comm.rank());
   log::Info("evaluate: {} rank(s), env '{}', policy '{}', {} episodes x {} condition(s) -> {}",
-            comm.size(), config.env, config.policy, config.episodes, config.conditions.size(),
+            comm.size(), options.env, config.policy, config.episodes, config.conditions.size(),
             out_dir.string());
   const std::vector<ConditionResult> results = Evaluate(options, comm);
   if (comm.is_root()) {

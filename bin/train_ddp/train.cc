@@ -10,6 +10,7 @@
 #include "common/core/log.h"
 #include "common/core/random.h"
 #include "common/models/checkpoint.h"
+#include "common/policies/policy_spec.h"
 #include "common/train/trainer.h"
 
 namespace simscale::train {
@@ -39,7 +40,9 @@ void CheckRunDirectory(const fs::path& run_dir, const app::RunOptions& run) {
 void OpenDatasets(const TrainConfig& config, TrainingInputs* inputs) {
   const models::ModelSpec& spec = config.model_options.spec;
   DatasetOptions data;
-  data.state_keys = config.state_keys;
+  // A vision policy's state is proprioception only, also when the config names no keys.
+  const bool proprio_default = config.model_options.vision && config.state_keys.empty();
+  data.state_keys = proprio_default ? policies::ProprioceptiveStateKeys() : config.state_keys;
   data.cameras = spec.policy.cameras;
   data.history = config.history;
   data.action_horizon = spec.policy.action_horizon;

@@ -8,9 +8,22 @@
 #include <fmt/format.h>
 
 #include "common/models/policy.h"
+#include "common/policies/policy_spec.h"
 
 namespace simscale::train {
+
 namespace {
+
+// A vision config (model.vision) asks for proprioceptive state keys only: object and target
+// positions would let the policy succeed without looking.
+void CheckVisionStateKeys(const TrainConfig& c) {
+  if (!c.model_options.vision) return;
+  try {
+    policies::CheckProprioceptiveStateKeys(c.state_keys, "data.state_keys");
+  } catch (const InvalidArgumentError& e) {
+    throw config::ConfigError(e.what());
+  }
+}
 
 // Each value with its config word: the words are parsed into enums here, once.
 template <typename E>
@@ -90,6 +103,7 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
       config::Fail("train.warmup_steps", fmt::format("at most train.steps ({})", c->trainer.steps),
                    fmt::format("{}", c->trainer.warmup_steps));
     }
+    CheckVisionStateKeys(*c);
     if (c->trainer.batch_size % c->trainer.grad_accumulation != 0) {
       config::Fail("train.grad_accumulation",
                    fmt::format("a divisor of train.batch_size ({})", c->trainer.batch_size),

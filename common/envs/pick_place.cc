@@ -16,7 +16,7 @@ constexpr std::array<double, sim::kArmJoints> kHomeGuess = {0, -0.17, 0, -2.12, 
 
 int RequireName(const mjModel* model, mjtObj type, const char* name) {
   const int id = mj_name2id(model, type, name);
-  SIMSCALE_CHECK(id >= 0, "pick_place.xml needs an object named '{}'", name);
+  SIMSCALE_CHECK(id >= 0, "the pick-and-place scene needs an object named '{}'", name);
   return id;
 }
 
@@ -28,19 +28,20 @@ double Norm3(const double* a, const double* b) {
 }  // namespace
 
 PickPlaceEnv::PickPlaceEnv(const sim::EnvOptions& options)
-    : RobotEnv(kName, sim::LoadSharedModel("pick_place.xml"), options) {
+    : PickPlaceEnv(kName, "pick_place.xml", "object", "place_target", options) {}
+
+PickPlaceEnv::PickPlaceEnv(const char* name, const std::string& scene, const char* object_body,
+                           const char* target_body, const sim::EnvOptions& options)
+    : RobotEnv(name, sim::LoadSharedModel(scene), options) {
   const mjModel* m = model();
-  object_body_ = RequireName(m, mjOBJ_BODY, "object");
-  object_geom_ = RequireName(m, mjOBJ_GEOM, "object_geom");
-  const int joint = RequireName(m, mjOBJ_JOINT, "object_joint");
-  object_qpos_ = m->jnt_qposadr[joint];
-  object_dof_ = m->jnt_dofadr[joint];
+  SelectObject(RequireName(m, mjOBJ_BODY, object_body));
   pad_left_ = RequireName(m, mjOBJ_GEOM, "pad_left");
   pad_right_ = RequireName(m, mjOBJ_GEOM, "pad_right");
   table_geom_ = RequireName(m, mjOBJ_GEOM, "table_geom");
-  const int target_body = RequireName(m, mjOBJ_BODY, "place_target");
-  target_mocap_ = m->body_mocapid[target_body];
-  SIMSCALE_CHECK(target_mocap_ >= 0, "place_target must be a mocap body");
+  if (target_body != nullptr) {
+    target_mocap_ = m->body_mocapid[RequireName(m, mjOBJ_BODY, target_body)];
+    SIMSCALE_CHECK(target_mocap_ >= 0, "{} must be a mocap body", target_body);
+  }
 
   ee_obs_ = DeclareObservation("ee_pos", 3, -2, 2);
   gripper_obs_ = DeclareObservation("gripper_state", 2, -1, 1);
@@ -74,8 +75,8 @@ PickPlaceEnv::PickPlaceEnv(const sim::EnvOptions& options)
   } else if (options.reward == "default") {
     BuildDefaultReward();
   } else {
-    throw InvalidArgumentError(fmt::format(
-        "env 'pick_place': reward '{}' is not one of: default, staged", options.reward));
+    throw InvalidArgumentError(
+        fmt::format("env '{}': reward '{}' is not one of: default, staged", name, options.reward));
   }
 }
 
@@ -124,13 +125,30 @@ const double* PickPlaceEnv::object_position() const { return data()->xpos + 3 * 
 
 double PickPlaceEnv::object_half_size() const { return model()->geom_size[3 * object_geom_ + 2]; }
 
-void PickPlaceEnv::ResetTask(RandomStream* layout) {
+void PickPlaceEnv::SelectObject(int body) {
   const mjModel* m = model();
-  mjData* d = mutable_data();
-  // The table may have been moved by randomization; its top stays at the same height.
+  SIMSCALE_CHECK(m->body_jntnum[body] == 1 && m->jnt_type[m->body_jntadr[body]] == mjJNT_FREE &&
+                     m->body_geomnum[body] == 1,
+                 "pick-and-place object '{}' needs one free joint and one geom",
+                 mj_id2name(m, mjOBJ_BODY, body));
+  object_body_ = body;
+  object_geom_ = m->body_geomadr[body];
+  object_qpos_ = m->jnt_qposadr[m->body_jntadr[body]];
+  object_dof_ = m->jnt_dofadr[m->body_jntadr[body]];
+}
+
+double PickPlaceEnv::TableTop() const {
+  const mjModel* m = model();
   const int table_body = m->geom_bodyid[table_geom_];
-  const double table_top = m->body_pos[3 * table_body + 2] + m->geom_pos[3 * table_geom_ + 2] +
-                           m->geom_size[3 * table_geom_ + 2];
+  return m->body_pos[3 * table_body + 2] + m->geom_pos[3 * table_geom_ + 2] +
+         m->geom_size[3 * table_geom_ + 2];
+}
+
+void PickPlaceEnv::ResetTask(RandomStream* layout) {
+  mjData* d = mutable_data();
+  SIMSCALE_CHECK(target_mocap_ >= 0, "env '{}' has no target marker to place", name());
+  // The table may have been moved by randomization; its top stays at the same height.
+  const double table_top = TableTop();
   rest_height_ = table_top + object_half_size();
   const double ox = layout->Uniform(0.3, 0.6);
   const double oy = layout->Uniform(-0.2, 0.2);
@@ -167,6 +185,17 @@ bool PickPlaceEnv::PadsTouchObject() const {
   return left && right;
 }
 
+bool PickPlaceEnv::FingerPadTouches(int geom) const {
+  const mjData* d = data();
+  for (int i = 0; i < d->ncon; ++i) {
+    const int g1 = d->contact[i].geom1, g2 = d->contact[i].geom2;
+    if (g1 != geom && g2 != geom) continue;
+    const int other = g1 == geom ? g2 : g1;
+    if (other == pad_left_ || other == pad_right_) return true;
+  }
+  return false;
+}
+
 void PickPlaceEnv::ComputeObservation(double* out) const {
   const mjData* d = data();
   const double* ee = ee_position();
@@ -195,13 +224,13 @@ void PickPlaceEnv::EvaluateStep(const double* action, sim::StepResult* result) {
   reward_context_.SetPoint(object_point_, object);
   reward_context_.SetPoint(target_point_, target_.data());
   const double place = Norm3(object, target_.data());
-  result->success = lifted_ && !grasped_ && place < kSuccessDistance;
+  result->success = lifted_ && !grasped_ && place < success_distance_ && SuccessAllowed();
   reward_context_.SetFlag(grasped_flag_, grasped_);
   reward_context_.SetFlag(lifted_flag_, lifted_);
   reward_context_.SetFlag(succeeded_flag_, result->success);
   reward_context_.SetAction(action, 4);
   result->reward = reward_.Compute(reward_context_);
-  result->terminated = result->success;
+  result->terminated = result->success || Failed();
   result->metrics[0] = Norm3(ee_position(), object);
   result->metrics[1] = place;
   result->metrics[2] = grasped_ ? 1.0 : 0.0;

@@ -40,6 +40,27 @@ class PickPlaceEnv : public sim::RobotEnv {
   double object_half_size() const;
 
  protected:
+  // For variants with their own scene (pick_place_multi): `object_body` is the cube the task is
+  // about until SelectObject picks another; `target_body` names the mocap target marker moved by
+  // this class's ResetTask (nullptr: the variant places its own targets).
+  PickPlaceEnv(const char* name, const std::string& scene, const char* object_body,
+               const char* target_body, const sim::EnvOptions& options);
+  // Makes free body `body` (a cube) the object that observations, reward and success refer to.
+  void SelectObject(int body);
+  void SetTarget(const std::array<double, 3>& target) { target_ = target; }
+  void SetSuccessDistance(double metres) { success_distance_ = metres; }
+  // Height of the table top (randomization may move the table, never its height).
+  double TableTop() const;
+  bool FingerPadTouches(int geom) const;
+  // Variants' extra conditions on success (checked with lifted, placed and not held) and a
+  // failure that ends the episode.
+  virtual bool SuccessAllowed() const { return true; }
+  virtual bool Failed() const { return false; }
+  // The cube's resting centre height this episode.
+  double rest_height() const { return rest_height_; }
+  void set_rest_height(double height) { rest_height_ = height; }
+  void ResetFlags() { grasped_ = lifted_ = false; }
+
   void ResetTask(RandomStream* layout) override;
   void ComputeObservation(double* out) const override;
   void EvaluateStep(const double* action, sim::StepResult* result) override;
@@ -55,6 +76,7 @@ class PickPlaceEnv : public sim::RobotEnv {
   int pad_left_ = -1, pad_right_ = -1, table_geom_ = -1, target_mocap_ = -1;
   std::array<double, 3> target_{};
   double rest_height_ = 0.0;
+  double success_distance_ = kSuccessDistance;
   bool grasped_ = false;
   bool lifted_ = false;
   int ee_obs_, gripper_obs_, joint_pos_obs_, joint_vel_obs_, object_pos_obs_, object_quat_obs_,

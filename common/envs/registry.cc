@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/envs/pick_place.h"
+#include "common/envs/pick_place_multi.h"
 #include "common/envs/reach.h"
 
 namespace simscale::envs {
@@ -25,6 +26,10 @@ const std::map<std::string, Entry>& Registry() {
         [] { return std::make_unique<ReachExpert>(); }}},
       {PickPlaceEnv::kName,
        {[](const sim::EnvOptions& o) { return std::make_unique<PickPlaceEnv>(o); },
+        [] { return std::make_unique<PickPlaceExpert>(); }}},
+      // The same expert: the observation's object_pos and target_pos are the named cube and pad.
+      {PickPlaceMultiEnv::kName,
+       {[](const sim::EnvOptions& o) { return std::make_unique<PickPlaceMultiEnv>(o); },
         [] { return std::make_unique<PickPlaceExpert>(); }}},
   };
   return registry;

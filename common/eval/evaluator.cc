@@ -343,8 +343,19 @@ OrderedJson ConditionJson(const ConditionResult& r) {
 
 }  // namespace
 
+namespace {
+
+std::string AblationNote(const policies::InputAblation& ablation) {
+  return ablation.any() ? fmt::format(" (ablated: {})", ablation.Describe()) : "";
+}
+
+}  // namespace
+
 std::string ResultsJson(const EvalOptions& options, const std::vector<ConditionResult>& results) {
   OrderedJson root = {{"env", options.env}, {"policy", options.policy}, {"seed", options.seed}};
+  if (options.policy_options.ablation.any()) {
+    root["ablation"] = options.policy_options.ablation.Describe();
+  }
   if (results.size() == 1) {
     root["condition"] = results[0].condition;
     root.update(ConditionJson(results[0]));
@@ -370,7 +381,8 @@ std::string ResultsCsv(const std::vector<ConditionResult>& results) {
 }
 
 std::string ResultsTable(const EvalOptions& options, const std::vector<ConditionResult>& results) {
-  std::string out = fmt::format("{} / {}\n", options.env, options.policy);
+  std::string out = fmt::format("{} / {}{}\n", options.env, options.policy,
+                                AblationNote(options.policy_options.ablation));
   out += fmt::format("{:<14} {:>8} {:>9} {:>17} {:>18} {:>8} {:>8}\n", "condition", "episodes",
                      "success", "95% interval", "return", "length", "diverged");
   for (const auto& r : results) {

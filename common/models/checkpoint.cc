@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kModelFile = "model.pt";
 constexpr const char* kOptimizerFile = "optimizer.pt";
-constexpr const char* kMetadataFile = "meta.yaml";
+constexpr const char* kMetadataFile = kCheckpointMetadataFile;
 
 [[noreturn]] void Fail(const fs::path& dir, const std::string& what) {
   throw InvalidArgumentError(fmt::format("checkpoint '{}': {}", dir.string(), what));

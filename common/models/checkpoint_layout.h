@@ -13,6 +13,7 @@
 namespace simscale::models {
 
 inline constexpr const char* kCheckpointMarker = "COMPLETE";
+inline constexpr const char* kCheckpointMetadataFile = "meta.yaml";
 inline constexpr const char* kTrainCheckpointPrefix = "step_";
 inline constexpr const char* kPpoCheckpointPrefix = "update_";
 

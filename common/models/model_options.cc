@@ -26,6 +26,8 @@ void ValidateShared(const ModelOptions& o) {
     CheckArgument(s.action_low[i] < s.action_high[i], fmt::format("model.action_low[{}]", i),
                   s.action_low[i], fmt::format("< action_high[{}] = {}", i, s.action_high[i]));
   }
+  CheckArgument(!o.vision || !s.policy.cameras.empty(), "model.vision", "true",
+                "false, or at least one camera in model.cameras (a vision policy sees)");
   CheckArgument(o.head.inference_steps <= o.head.diffusion_steps, "model.head.inference_steps",
                 o.head.inference_steps,
                 fmt::format("<= model.head.diffusion_steps = {}", o.head.diffusion_steps));
@@ -106,7 +108,13 @@ void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool pol
   ModelSpec& s = options->spec;
   schema->Add("model.state_dim", &s.state_dim, "flattened state size (0: from the dataset)").Min(0);
   schema->Add("model.action_dim", &s.action_dim, "action size (0: from the dataset)").Min(0);
-  if (policy_keys) DeclarePolicyKeys(schema, &s.policy);
+  if (policy_keys) {
+    DeclarePolicyKeys(schema, &s.policy);
+    schema->Add("model.vision", &options->vision,
+                "vision policy: its state is proprioception only (ee_pos, gripper_state, "
+                "joint_pos, joint_vel; the default data.state_keys), never object or target "
+                "positions");
+  }
   schema->Add("model.action_low", &s.action_low, "lower action bounds (empty: -1 per dimension)");
   schema->Add("model.action_high", &s.action_high, "upper action bounds (empty: 1 per dimension)");
 

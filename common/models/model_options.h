@@ -78,6 +78,10 @@ struct ActionHeadOptions {
 
 struct ModelOptions {
   ModelSpec spec;
+  // A vision policy: its state input is proprioception only (policies::ProprioceptiveStateKeys,
+  // also the default state keys); asking for another key is a config error. A training-time
+  // constraint, not saved in the model's options (the saved state keys show it).
+  bool vision = false;
   BcOptions bc;
   VlaOptions vla;
   ActionHeadOptions head;

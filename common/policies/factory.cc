@@ -1,6 +1,7 @@
 #include "common/policies/factory.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include "common/core/error.h"
 #include "common/core/log.h"
@@ -37,8 +38,24 @@ fs::path ResolveCheckpoint(const fs::path& path, bool prefer_ema) {
   return checkpoint;
 }
 
+std::string CheckpointEnvName(const fs::path& checkpoint) {
+  const fs::path file = checkpoint / models::kCheckpointMetadataFile;
+  try {
+    const YAML::Node env = YAML::LoadFile(file.string())["policy"]["env"];
+    return env ? env.as<std::string>() : "";
+  } catch (const YAML::Exception& e) {
+    throw InvalidArgumentError(
+        fmt::format("{}: cannot read the policy's env: {}", file.string(), e.what()));
+  }
+}
+
 std::unique_ptr<envs::Policy> MakePolicy(const std::string& name, const std::string& env_name,
                                          const PolicyOptions& options) {
+  if (!IsCheckpointPolicyName(name) && options.ablation.any()) {
+    throw InvalidArgumentError(
+        fmt::format("policy '{}': input ablations ({}) apply to checkpoint policies only", name,
+                    options.ablation.Describe()));
+  }
   if (name == "scripted") return envs::MakeScriptedExpert(env_name);
   if (name == "random") return std::make_unique<envs::RandomPolicy>();
   const fs::path checkpoint = ResolveCheckpoint(name, options.prefer_ema);
@@ -46,8 +63,9 @@ std::unique_ptr<envs::Policy> MakePolicy(const std::string& name, const std::str
   model_options.device = options.device;
   model_options.threads = options.threads;
   auto policy = std::make_unique<CheckpointPolicy>(
-      checkpoint, LoadActionModel(checkpoint, model_options), options.gl_backend);
+      checkpoint, LoadActionModel(checkpoint, model_options), options.gl_backend, options.ablation);
   log::Info("policy: {} ({})", checkpoint.string(), DescribePolicySpec(policy->spec().policy));
+  if (options.ablation.any()) log::Info("policy inputs ablated: {}", options.ablation.Describe());
   return policy;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/core/device.h"
 #include "common/envs/policy.h"
+#include "common/policies/checkpoint_policy.h"
 #include "common/sim/renderer.h"
 
 namespace simscale::policies {
@@ -14,7 +15,8 @@ struct PolicyOptions {
   bool prefer_ema = true;  // a run directory's EMA weights, when it saved any
   sim::GlBackend gl_backend = sim::GlBackend::kAuto;
   Device device = Device::kCpu;
-  int threads = 1;  // LibTorch intra-op threads of a checkpoint policy
+  int threads = 1;         // LibTorch intra-op threads of a checkpoint policy
+  InputAblation ablation;  // checkpoint policies only
 };
 
 // Whether `name` names a trained policy (a path) rather than "scripted" or "random".
@@ -23,6 +25,10 @@ bool IsCheckpointPolicyName(const std::string& name);
 // The checkpoint a path names: a checkpoint directory itself, or a run directory (its newest
 // complete checkpoint; with prefer_ema, the EMA weights saved beside it when there are any).
 std::filesystem::path ResolveCheckpoint(const std::filesystem::path& path, bool prefer_ema);
+
+// The env a checkpoint (directory, not run directory) was trained in, from its metadata without
+// loading the model; "" when it records none.
+std::string CheckpointEnvName(const std::filesystem::path& checkpoint);
 
 // The one factory: "scripted" (the env's expert), "random" (seeded uniform actions), or a
 // checkpoint / run directory (a trained model driven through its PolicySpec: state from the named

@@ -112,4 +112,21 @@ std::string DescribePolicySpec(const PolicySpec& s) {
   return text + fmt::format(", horizon {}", s.action_horizon);
 }
 
+const std::vector<std::string>& ProprioceptiveStateKeys() {
+  static const std::vector<std::string> keys = {"ee_pos", "gripper_state", "joint_pos",
+                                                "joint_vel"};
+  return keys;
+}
+
+void CheckProprioceptiveStateKeys(const std::vector<std::string>& keys, const std::string& what) {
+  const auto& allowed = ProprioceptiveStateKeys();
+  for (const auto& key : keys) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    throw InvalidArgumentError(fmt::format(
+        "{}: '{}' is not proprioception; a vision policy (model.vision: true) must find objects "
+        "and targets in its cameras and instruction, so its state may hold only: {}",
+        what, key, fmt::join(allowed, ", ")));
+  }
+}
+
 }  // namespace simscale::policies

@@ -39,6 +39,15 @@ void ValidatePolicySpec(const PolicySpec& spec, const std::string& what);
 YAML::Node PolicySpecToYaml(const PolicySpec& spec);
 PolicySpec PolicySpecFromYaml(const YAML::Node& node, const std::string& source);
 
+// The observation keys of proprioception, what the robot senses of itself: end-effector position,
+// gripper (opening, finger speed), joint positions and velocities. A vision policy's state is
+// made of these only: object and target positions are the simulator's ground truth, and a policy
+// given them could succeed without looking at its cameras or reading its instruction.
+const std::vector<std::string>& ProprioceptiveStateKeys();
+// Throws InvalidArgumentError for the first of `keys` that is not proprioceptive, naming
+// `what` (the config key), the key, and why.
+void CheckProprioceptiveStateKeys(const std::vector<std::string>& keys, const std::string& what);
+
 // One line for logs: "env reach, state [ee_pos, joint_pos] x1, cameras [agentview] 128->64 px,
 // language, horizon 4".
 std::string DescribePolicySpec(const PolicySpec& spec);

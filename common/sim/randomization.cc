@@ -276,17 +276,27 @@ void Randomizer::ApplyLighting(RandomStream* stream, mjModel* m) {
   }
 }
 
-// 2. Cameras: one position offset and one fovy change for every camera.
+// 2. Cameras: one position offset and one fovy change for every camera. The fovy change is
+// drawn for a 60-degree camera and scaled to each camera's nominal fovy (the narrow agent view
+// zooms as much as a wide camera would, instead of losing half its field); a camera mounted on a
+// moving body (the wrist) moves a fifth as far, since it sits a few centimetres from what it
+// looks at.
 void Randomizer::ApplyCameras(RandomStream* stream, mjModel* m) {
   const RandomizationConfig& c = config_;
   const mjModel* n = nominal_;
+  constexpr double kReferenceFovy = 60.0;
+  constexpr double kMountedShare = 0.2;
   double offset[3];
   for (double& o : offset) o = Symmetric(stream, c.camera_position_noise);
   const double fovy = Symmetric(stream, c.camera_fovy_noise);
   if (c.camera && n->ncam > 0) {
     for (int cam = 0; cam < n->ncam; ++cam) {
-      for (int k = 0; k < 3; ++k) m->cam_pos[3 * cam + k] = n->cam_pos[3 * cam + k] + offset[k];
-      m->cam_fovy[cam] = std::clamp(n->cam_fovy[cam] + fovy, 10.0, 160.0);
+      const double share = n->cam_bodyid[cam] == 0 ? 1.0 : kMountedShare;
+      for (int k = 0; k < 3; ++k) {
+        m->cam_pos[3 * cam + k] = n->cam_pos[3 * cam + k] + share * offset[k];
+      }
+      const double scaled = fovy * n->cam_fovy[cam] / kReferenceFovy;
+      m->cam_fovy[cam] = std::clamp(n->cam_fovy[cam] + scaled, 5.0, 160.0);
     }
     Report("camera.dx", offset[0]);
     Report("camera.dy", offset[1]);

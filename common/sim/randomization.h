@@ -22,8 +22,8 @@ struct RandomizationConfig {
   double light_direction_noise = 1.0;  // added to each light's nominal direction, renormalised
   ScaleRange light_diffuse_scale{0.4, 1.25};
   bool camera = false;
-  double camera_position_noise = 0.05;  // metres, per axis
-  double camera_fovy_noise = 10.0;      // degrees around the nominal fovy
+  double camera_position_noise = 0.05;  // metres, per axis (a fifth for cameras on the arm)
+  double camera_fovy_noise = 10.0;      // degrees for a 60-degree camera, in proportion for others
   bool materials = false;
   double color_noise = 0.15;  // per RGB channel, added then clipped to [0, 1]
   bool friction = false;

@@ -217,9 +217,10 @@ TEST(Registry, UnknownEnvListsTheValidNames) {
     MakeEnv("juggle", sim::EnvOptions{});
     FAIL() << "expected InvalidArgumentError";
   } catch (const InvalidArgumentError& e) {
-    EXPECT_EQ(std::string(e.what()), "unknown env 'juggle'; available: pick_place, reach");
+    EXPECT_EQ(std::string(e.what()),
+              "unknown env 'juggle'; available: pick_place, pick_place_multi, reach");
   }
-  EXPECT_EQ(ListEnvs(), (std::vector<std::string>{"pick_place", "reach"}));
+  EXPECT_EQ(ListEnvs(), (std::vector<std::string>{"pick_place", "pick_place_multi", "reach"}));
 }
 
 TEST_F(PickPlaceTest, InstructionDescribesThisEpisodesLayoutDeterministically) {

@@ -109,6 +109,35 @@ namespace {
 
 // Every shipped config parses with its tool (the file name says which: datagen_*, train_* /
 // bc_* / vla_*, eval_*, ppo_*).
+// A vision config gives the policy proprioception only: every vla config of the pixel tasks sets
+// model.vision, and asking it for an object's position stops train_ddp before it starts, naming
+// the key.
+TEST(ShippedConfigs, VisionConfigsRefusePrivilegedStateKeys) {
+  const std::filesystem::path dir = std::filesystem::path(SIMSCALE_SOURCE_DIR) / "configs";
+  int vision_configs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("vla_pick_place_vision", 0) != 0 && name.rfind("vla_pick_place_multi", 0) != 0) {
+      continue;
+    }
+    EXPECT_NE(ReadFile(entry.path()).find("  vision: true\n"), std::string::npos) << name;
+    ++vision_configs;
+  }
+  EXPECT_EQ(vision_configs, 6);
+  const std::string command = testing_support::ToolPath("train_ddp") + " --config " +
+                              (dir / "vla_pick_place_multi.yaml").string() +
+                              " --dataset data.h5 --print-config";
+  const auto refused =
+      testing_support::RunProcess(command + " --set data.state_keys=[ee_pos,object_pos]");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("data.state_keys: 'object_pos' is not proprioception"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(
+      testing_support::RunProcess(command + " --set data.state_keys=[ee_pos,joint_pos]").exit_code,
+      0);
+}
+
 TEST(ShippedConfigs, EveryConfigParsesWithItsTool) {
   const std::filesystem::path dir = std::filesystem::path(SIMSCALE_SOURCE_DIR) / "configs";
   int checked = 0;

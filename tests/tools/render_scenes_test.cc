@@ -35,8 +35,8 @@ TEST(RenderScenes, EglAndOsmesaWriteIdenticalPngsForEveryCamera) {
     EXPECT_EQ(ReadFile(entry.path()), ReadFile(other)) << entry.path().filename();
     ++compared;
   }
-  // 2 envs x 2 cameras x 2 moments.
-  EXPECT_EQ(compared, 8);
+  // 3 envs x 2 cameras x 2 moments.
+  EXPECT_EQ(compared, 12);
   fs::remove_all(dir);
 }
 

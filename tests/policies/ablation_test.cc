@@ -1,0 +1,170 @@
+// What a vision policy may take as state (proprioception only), and the input ablations of a
+// checkpoint policy: they change exactly the input they name, on the policy's own input path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/core/error.h"
+#include "common/envs/pick_place_multi.h"
+#include "common/envs/registry.h"
+#include "common/policies/checkpoint_policy.h"
+#include "common/policies/factory.h"
+#include "common/policies/policy_spec.h"
+
+namespace simscale::policies {
+namespace {
+
+// Records what the policy hands the model; predicts zeros.
+class RecordingModel : public ActionModel {
+ public:
+  explicit RecordingModel(models::ModelSpec spec) : spec_(std::move(spec)) {}
+  const models::ModelSpec& spec() const override { return spec_; }
+  void Predict(const ModelInputs& inputs, double* actions) override {
+    instruction = inputs.instruction != nullptr ? *inputs.instruction : "<none>";
+    images.clear();
+    const size_t bytes = static_cast<size_t>(inputs.image_height * inputs.image_width * 3);
+    for (const uint8_t* image : inputs.images) images.emplace_back(image, image + bytes);
+    std::fill_n(actions, spec_.action_dim * spec_.policy.action_horizon, 0.0);
+  }
+  std::string instruction;
+  std::vector<std::vector<uint8_t>> images;
+
+ private:
+  models::ModelSpec spec_;
+};
+
+models::ModelSpec VisionSpec(bool language) {
+  models::ModelSpec spec;
+  spec.policy.env = envs::PickPlaceMultiEnv::kName;
+  spec.policy.state_keys = ProprioceptiveStateKeys();
+  spec.policy.cameras = {"agentview", "wrist"};
+  spec.policy.image_size = 32;
+  spec.policy.uses_language = language;
+  spec.state_dim = 3 + 2 + 7 + 7;
+  spec.action_dim = 4;
+  return spec;
+}
+
+// Plays one step of `episode` and returns what the model was given.
+const RecordingModel& Observe(CheckpointPolicy* policy, const RecordingModel& model,
+                              sim::RobotEnv* env, uint64_t episode) {
+  env->Reset(4, episode);
+  policy->Reset(*env, 4, episode);
+  double action[4];
+  policy->Act(*env, action);
+  return model;
+}
+
+struct Fixture {
+  explicit Fixture(InputAblation ablation, bool language = true) {
+    auto recording = std::make_unique<RecordingModel>(VisionSpec(language));
+    model = recording.get();
+    policy = std::make_unique<CheckpointPolicy>("test", std::move(recording), sim::GlBackend::kAuto,
+                                                std::move(ablation));
+  }
+  RecordingModel* model = nullptr;
+  std::unique_ptr<CheckpointPolicy> policy;
+};
+
+bool AllZero(const std::vector<uint8_t>& image) {
+  return std::all_of(image.begin(), image.end(), [](uint8_t v) { return v == 0; });
+}
+
+TEST(VisionState, ProprioceptiveKeysAreInThePickPlaceEnvsAndPrivilegedKeysAreRefused) {
+  for (const char* name : {"pick_place", "pick_place_multi"}) {
+    auto env = envs::MakeEnv(name, {});
+    for (const auto& key : ProprioceptiveStateKeys()) {
+      EXPECT_TRUE(env->observation_spec().Has(key)) << name << ": " << key;
+    }
+  }
+  EXPECT_NO_THROW(CheckProprioceptiveStateKeys({"joint_pos", "ee_pos"}, "data.state_keys"));
+  for (const char* key : {"object_pos", "target_pos", "cube_pos", "pad_pos", "task"}) {
+    try {
+      CheckProprioceptiveStateKeys({"ee_pos", key}, "data.state_keys");
+      FAIL() << key;
+    } catch (const InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("data.state_keys: '") + key +
+                                           "' is not proprioception"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(InputAblation, WithoutAblationTheModelGetsTheEnvsInstructionAndImages) {
+  Fixture f({});
+  auto env = envs::MakeEnv(envs::PickPlaceMultiEnv::kName, {});
+  const auto& seen = Observe(f.policy.get(), *f.model, env.get(), 0);
+  EXPECT_EQ(seen.instruction, env->instruction());
+  ASSERT_EQ(seen.images.size(), 2u);
+  EXPECT_FALSE(AllZero(seen.images[0]));
+  EXPECT_FALSE(AllZero(seen.images[1]));
+}
+
+TEST(InputAblation, BlankInstructionIsOneSpace) {
+  InputAblation ablation;
+  ablation.blank_instruction = true;
+  Fixture f(ablation);
+  auto env = envs::MakeEnv(envs::PickPlaceMultiEnv::kName, {});
+  EXPECT_EQ(Observe(f.policy.get(), *f.model, env.get(), 0).instruction, " ");
+  EXPECT_EQ(f.policy->instruction(), " ");
+}
+
+// The swapped instruction is a real instruction of this env for another cube or pad.
+TEST(InputAblation, SwappedInstructionNamesAnotherTask) {
+  InputAblation ablation;
+  ablation.swap_instruction = true;
+  Fixture f(ablation);
+  envs::PickPlaceMultiEnv env{sim::EnvOptions{}}, other{sim::EnvOptions{}};
+  for (uint64_t episode = 0; episode < 8; ++episode) {
+    const std::string given = Observe(f.policy.get(), *f.model, &env, episode).instruction;
+    bool found = false;
+    for (uint64_t k = 1; k <= 64 && !found; ++k) {
+      other.Reset(4, episode + k);
+      if (other.instruction() != given) continue;
+      found = true;
+      EXPECT_TRUE(other.named_cube() != env.named_cube() || other.named_pad() != env.named_pad())
+          << given << " vs " << env.instruction();
+    }
+    EXPECT_TRUE(found) << given;
+  }
+}
+
+TEST(InputAblation, BlackoutZeroesOnlyTheNamedCamera) {
+  InputAblation ablation;
+  ablation.blackout_cameras = {"wrist"};
+  Fixture plain({}), ablated(ablation);
+  auto env = envs::MakeEnv(envs::PickPlaceMultiEnv::kName, {});
+  const auto expected = Observe(plain.policy.get(), *plain.model, env.get(), 1).images;
+  const auto& seen = Observe(ablated.policy.get(), *ablated.model, env.get(), 1);
+  ASSERT_EQ(seen.images.size(), 2u);
+  EXPECT_EQ(seen.images[0], expected[0]);  // agentview untouched
+  EXPECT_TRUE(AllZero(seen.images[1]));
+  EXPECT_FALSE(AllZero(expected[1]));
+  EXPECT_EQ(seen.instruction, env->instruction());
+}
+
+TEST(InputAblation, AblationsThatCannotApplyAreClearErrors) {
+  InputAblation camera;
+  camera.blackout_cameras = {"overhead"};
+  EXPECT_THROW(Fixture{camera}, InvalidArgumentError);
+  InputAblation words;
+  words.blank_instruction = true;
+  try {
+    Fixture f(words, /*language=*/false);
+    FAIL();
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not"), std::string::npos) << e.what();
+  }
+  PolicyOptions options;
+  options.ablation = words;
+  EXPECT_THROW(MakePolicy("scripted", "pick_place_multi", options), InvalidArgumentError);
+  EXPECT_EQ(words.Describe(), "blank instruction");
+  EXPECT_EQ(InputAblation{}.Describe(), "none");
+}
+
+}  // namespace
+}  // namespace simscale::policies
