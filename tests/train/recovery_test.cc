@@ -26,8 +26,8 @@ using testing_support::BackgroundProcess;
 using testing_support::RunProcess;
 using testing_support::ToolPath;
 
-constexpr int kSteps = 200;
-constexpr const char* kFinal = "checkpoints/step_000000200";
+constexpr int kSteps = 120;
+constexpr const char* kFinal = "checkpoints/step_000000120";
 
 // Newline-terminated lines of a file (a line being written does not count).
 int CompleteLines(const fs::path& path) {
@@ -144,7 +144,7 @@ TEST_P(HardKillTest, SigkillAtRandomStepsThenResumeEqualsTheUninterruptedRunBitF
   RunToEnd(ranks, full, "train_ddp");
   std::mt19937_64 random(KillSeed());
   // Two kills at increasing random steps, each run resumed from the newest complete checkpoint.
-  std::uniform_int_distribution<int> first(12, kSteps / 2), second(kSteps / 2 + 12, kSteps - 40);
+  std::uniform_int_distribution<int> first(12, kSteps / 2), second(kSteps / 2 + 12, kSteps - 25);
   for (const int lines : {first(random), second(random)}) {
     BackgroundProcess train(Launch(ranks, Arguments(split, "train_ddp", {"--resume"})),
                             split.string() + ".log");
@@ -157,8 +157,8 @@ TEST_P(HardKillTest, SigkillAtRandomStepsThenResumeEqualsTheUninterruptedRunBitF
   // Keep-last-3: the newest three checkpoints and their EMA siblings, nothing else.
   EXPECT_EQ(
       CheckpointEntries(split),
-      (std::vector<std::string>{"ema_step_000000180", "ema_step_000000190", "ema_step_000000200",
-                                "step_000000180", "step_000000190", "step_000000200"}));
+      (std::vector<std::string>{"ema_step_000000100", "ema_step_000000110", "ema_step_000000120",
+                                "step_000000100", "step_000000110", "step_000000120"}));
   EXPECT_EQ(CompleteLines(split / "metrics.jsonl"), kSteps) << "one line per step, as one run";
 }
 
