@@ -54,7 +54,11 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
       .Min(1);
   schema->Add("train.lr", &t.lr, "peak learning rate (AdamW)").GreaterThan(0).Max(1);
   schema->Add("train.weight_decay", &t.weight_decay, "AdamW weight decay").Min(0);
-  schema->Add("train.warmup_steps", &t.warmup_steps, "linear warmup steps").Min(0);
+  schema
+      ->Add("train.warmup_steps", &t.warmup_steps,
+            "linear warmup steps from 1% of lr (more than train.steps: clamped to "
+            "train.steps, with a warning)")
+      .Min(0);
   schema->Add("train.min_lr_ratio", &t.min_lr_ratio, "cosine schedule floor (fraction of lr)")
       .Min(0)
       .Max(1);
@@ -99,10 +103,6 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
       .OneOf({"std", "minmax"});
   models::DeclareModelOptions(schema, &c->model_options);
   schema->AddCheck([c] {
-    if (c->trainer.warmup_steps > c->trainer.steps) {
-      config::Fail("train.warmup_steps", fmt::format("at most train.steps ({})", c->trainer.steps),
-                   fmt::format("{}", c->trainer.warmup_steps));
-    }
     CheckVisionStateKeys(*c);
     if (c->trainer.batch_size % c->trainer.grad_accumulation != 0) {
       config::Fail("train.grad_accumulation",

@@ -233,13 +233,14 @@ YAML::Node LoadMetadataNode(const fs::path& dir) {
 
 }  // namespace
 
-void SaveCheckpoint(const fs::path& dir, const Policy& model,
-                    const torch::optim::Optimizer* optimizer, const CheckpointMetadata& metadata) {
-  const fs::path tmp = TemporarySibling(dir);
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp);
+namespace {
 
+// The files of a checkpoint, then its marker, in `tmp`.
+void WriteCheckpointFiles(const fs::path& tmp, const Policy& model,
+                          const torch::optim::Optimizer* optimizer,
+                          const CheckpointMetadata& metadata,
+                          const std::function<void()>& before_marker) {
+  fs::create_directories(tmp);
   c10::Dict<std::string, at::Tensor> tensors;
   for (const auto& [name, tensor] : NamedTensors(model)) {
     tensors.insert(name, tensor.detach().to(torch::kCPU));
@@ -255,8 +256,26 @@ void SaveCheckpoint(const fs::path& dir, const Policy& model,
     WriteFileAtomic(tmp / kOptimizerFile, stream.str());
   }
   WriteFileAtomic(tmp / kMetadataFile, MetadataText(model, optimizer, metadata));
+  if (before_marker) before_marker();
   WriteFileAtomic(tmp / kCheckpointMarker, MarkerText());
   FsyncPath(tmp);
+}
+
+}  // namespace
+
+void SaveCheckpoint(const fs::path& dir, const Policy& model,
+                    const torch::optim::Optimizer* optimizer, const CheckpointMetadata& metadata,
+                    const std::function<void()>& before_marker) {
+  const fs::path tmp = TemporarySibling(dir);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  try {
+    WriteCheckpointFiles(tmp, model, optimizer, metadata, before_marker);
+  } catch (const std::exception& e) {
+    // A full disk, typically: free what this write took; the other checkpoints are untouched.
+    fs::remove_all(tmp, ec);
+    throw IoError(fmt::format("cannot write checkpoint '{}': {}", dir.string(), e.what()));
+  }
 
   if (fs::exists(dir)) {
     const fs::path aside = fs::path(tmp.string() + ".old");

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,9 +34,13 @@
 namespace simscale::models {
 
 // Writes a checkpoint of `model` (and `optimizer`, if not null) into `dir`, replacing a previous
-// checkpoint there. Only the caller decides which rank writes.
+// checkpoint there. Only the caller decides which rank writes. `before_marker` (if set) runs after
+// the files are written and before the completion marker (tests interrupt the write there). A
+// failed write (a full disk) throws IoError naming `dir` and removes what it had written, leaving
+// every other checkpoint as it was.
 void SaveCheckpoint(const std::filesystem::path& dir, const Policy& model,
-                    const torch::optim::Optimizer* optimizer, const CheckpointMetadata& metadata);
+                    const torch::optim::Optimizer* optimizer, const CheckpointMetadata& metadata,
+                    const std::function<void()>& before_marker = nullptr);
 
 // Builds the model named in the metadata with its options, loads its tensors and moves it to
 // `device`. The metadata is returned through `metadata` if not null.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -12,7 +13,7 @@ namespace simscale::models {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kEmaPrefix = "ema_";
+constexpr std::string_view kEmaPrefix = "ema_";
 
 std::optional<int64_t> StepOf(const fs::path& path, const std::string& prefix) {
   const std::string name = path.filename().string();
@@ -57,13 +58,35 @@ fs::path CheckpointDirectory(const fs::path& run_dir, int64_t step, const char* 
 }
 
 fs::path EmaCheckpointDirectory(const fs::path& checkpoint) {
-  return checkpoint.parent_path() / (kEmaPrefix + checkpoint.filename().string());
+  return checkpoint.parent_path() / (std::string(kEmaPrefix) + checkpoint.filename().string());
 }
 
 std::optional<fs::path> FindLatestCompleteCheckpoint(const fs::path& run_dir, const char* prefix) {
   const auto found = CompleteCheckpoints(run_dir, prefix);
   if (found.empty()) return std::nullopt;
   return found.back().second;
+}
+
+std::vector<fs::path> PartialCheckpoints(const fs::path& run_dir, const char* prefix) {
+  std::vector<fs::path> partial;
+  const fs::path root = run_dir / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return partial;
+  const std::string main_prefix = prefix;
+  const std::string ema_prefix = std::string(kEmaPrefix) + main_prefix;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    const bool ema = name.rfind(ema_prefix, 0) == 0;
+    if (!ema && name.rfind(main_prefix, 0) != 0) continue;
+    const std::string base = ema ? name.substr(kEmaPrefix.size()) : name;
+    // A temporary (or set-aside) name, or a checkpoint without its marker.
+    if (!StepOf(base, main_prefix) || !IsCompleteCheckpoint(entry.path()) ||
+        (ema && !IsCompleteCheckpoint(root / base))) {
+      partial.push_back(entry.path());
+    }
+  }
+  std::sort(partial.begin(), partial.end());
+  return partial;
 }
 
 std::vector<fs::path> PruneCheckpoints(const fs::path& run_dir, int64_t keep_last,

@@ -31,6 +31,13 @@ std::filesystem::path EmaCheckpointDirectory(const std::filesystem::path& checkp
 std::optional<std::filesystem::path> FindLatestCompleteCheckpoint(
     const std::filesystem::path& run_dir, const char* prefix = kTrainCheckpointPrefix);
 
+// What a write that never finished left under <run_dir>/checkpoints: entries named `prefix`<N> or
+// ema_`prefix`<N>, with or without a temporary suffix (".tmp-<host>-<pid>"), that are not complete
+// checkpoints, and EMA checkpoints whose main checkpoint is not complete. Loading ignores them.
+// Only meaningful while no writer is at work on the run directory (at resume).
+std::vector<std::filesystem::path> PartialCheckpoints(const std::filesystem::path& run_dir,
+                                                      const char* prefix = kTrainCheckpointPrefix);
+
 // Removes all but the newest `keep_last` complete checkpoints named `prefix`<N>, with their EMA
 // siblings; returns the checkpoints removed. Incomplete ones (a writer may still be at work) are
 // left alone.

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <torch/torch.h>
@@ -17,17 +18,21 @@ namespace simscale::train {
 // an EMA is kept) beside it as a model-only checkpoint ema_step_<N>, and keeps the newest `keep`.
 class Checkpointer {
  public:
+  // `before_marker` (tests only) runs on rank 0 inside each write, before the completion marker.
   Checkpointer(std::filesystem::path run_dir, const mpi::Communicator& comm,
-               std::string config_yaml, int64_t keep);
+               std::string config_yaml, int64_t keep,
+               std::function<void(int64_t step)> before_marker = nullptr);
 
   // Writes the checkpoint of step `step` with `extra` (the trainer state's YAML) and returns its
   // directory. Collective: every rank waits until it is complete, so none runs ahead of a
-  // checkpoint that is not there yet.
+  // checkpoint that is not there yet; a failed write (a full disk) throws on every rank, naming the
+  // checkpoint, and leaves the earlier checkpoints as they were.
   std::filesystem::path Write(int64_t step, const std::string& extra, const models::Policy& model,
                               const torch::optim::Optimizer& optimizer, WeightAverage* average);
 
   // The newest complete checkpoint (rank 0 looks, every rank learns it); empty if there is none.
-  // Collective.
+  // What interrupted writes left (models::PartialCheckpoints) is ignored and reported, and removed
+  // unless it holds a completion marker. Collective.
   std::filesystem::path FindLatest() const;
 
   // Loads the checkpoint at `path` into the model (then moved to `device`), the optimizer and the
@@ -45,6 +50,7 @@ class Checkpointer {
   mpi::Communicator comm_;
   std::string config_yaml_;
   int64_t keep_;
+  std::function<void(int64_t step)> before_marker_;
   std::filesystem::path last_;
 };
 

@@ -1,11 +1,15 @@
 #include "common/train/metrics.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "common/core/error.h"
 
 namespace simscale::train {
 namespace fs = std::filesystem;
@@ -41,17 +45,18 @@ MetricsWriter::MetricsWriter(const fs::path& run_dir, MetricsFormat format, int6
                              bool enabled)
     : format_(format), enabled_(enabled) {
   if (!enabled_) return;
-  const fs::path path = run_dir / FileName(format);
+  path_ = run_dir / FileName(format);
   std::vector<std::string> kept;
-  if (resumed_step > 0 && fs::exists(path)) kept = LinesUpTo(path, format, resumed_step);
+  if (resumed_step > 0 && fs::exists(path_)) kept = LinesUpTo(path_, format, resumed_step);
   fs::create_directories(run_dir);
-  file_.open(path, std::ios::trunc);
+  file_.open(path_, std::ios::trunc);
   if (format_ == MetricsFormat::kCsv) {
     file_ << "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped,"
              "valid_loss\n";
   }
   for (const auto& line : kept) file_ << line << "\n";
   file_.flush();
+  CheckWritten();
 }
 
 void MetricsWriter::Write(const MetricsLine& l) {
@@ -79,6 +84,13 @@ void MetricsWriter::Write(const MetricsLine& l) {
     file_ << line.dump() << "\n";
   }
   file_.flush();
+  CheckWritten();
+}
+
+// A full disk must stop the run with the path, not lose the metrics without a word.
+void MetricsWriter::CheckWritten() {
+  if (file_) return;
+  throw IoError(fmt::format("cannot write '{}': {}", path_.string(), std::strerror(errno)));
 }
 
 const char* MetricsWriter::FileName(MetricsFormat format) {

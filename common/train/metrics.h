@@ -35,12 +35,15 @@ class MetricsWriter {
   MetricsWriter(const std::filesystem::path& run_dir, MetricsFormat format, int64_t resumed_step,
                 bool enabled);
 
-  // Appends and flushes one line.
+  // Appends and flushes one line; throws IoError naming the file if it cannot (a full disk).
   void Write(const MetricsLine& line);
 
   static const char* FileName(MetricsFormat format);
 
  private:
+  void CheckWritten();
+
+  std::filesystem::path path_;
   MetricsFormat format_;
   bool enabled_;
   std::ofstream file_;

@@ -109,6 +109,17 @@ Progress::Options ProgressOptions(const TrainerOptions& o, bool root) {
   return options;
 }
 
+// A warmup longer than the run (the default 100 steps in a 10-step first try) becomes the whole
+// run: the learning rate still ramps up and the run trains instead of failing. Warns once.
+void ClampWarmup(TrainerOptions* o, bool root) {
+  if (o->warmup_steps <= o->steps) return;
+  if (root) {
+    log::Warn("train.warmup_steps ({}) exceeds train.steps ({}); warming up over all {} steps",
+              o->warmup_steps, o->steps, o->steps);
+  }
+  o->warmup_steps = o->steps;
+}
+
 // Whether a periodic action (every `every` steps; 0: never) is due after `step` steps.
 bool Due(int64_t every, int64_t step) { return every > 0 && step % every == 0; }
 
@@ -189,7 +200,9 @@ Trainer::Impl::Impl(std::shared_ptr<models::Policy> policy,
       device(ChooseDevice(options, comm)),
       scaler(options.precision == Precision::kFp16),
       guard(options.max_nonfinite),
-      checkpointer(run_dir, comm, std::move(config_yaml), options.keep_checkpoints) {
+      checkpointer(run_dir, comm, std::move(config_yaml), options.keep_checkpoints,
+                   options.hooks.checkpoint_before_marker) {
+  ClampWarmup(&options, comm.is_root());
   model->to(device);
   sync = ChooseGradientSync(options.allreduce, device, comm);
   BroadcastFromRoot(*model, *sync);

@@ -31,6 +31,9 @@ struct TrainerHooks {
   std::function<bool(int64_t step)> stop_before_step;
   // Called for each micro-batch of step `step`; true makes the loss of `rank` non-finite there.
   std::function<bool(int64_t step, int rank)> corrupt_loss;
+  // Called on the writing rank while the checkpoint of `step` is written: after its files, before
+  // its completion marker (a test kills the process here to leave a partial checkpoint).
+  std::function<void(int64_t step)> checkpoint_before_marker;
 };
 
 struct TrainerOptions {
@@ -40,7 +43,7 @@ struct TrainerOptions {
   double lr = 1e-3;
   double weight_decay = 1e-4;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  int64_t warmup_steps = 100;  // linear warmup from 1% of lr
+  int64_t warmup_steps = 100;  // linear warmup from 1% of lr (the Trainer clamps it to steps)
   double min_lr_ratio = 0.0;   // cosine decays to lr * min_lr_ratio
   double grad_clip = 1.0;      // global gradient-norm clip (0: off)
   Precision precision = Precision::kFp32;

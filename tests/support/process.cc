@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -39,6 +40,31 @@ std::string ToolPath(const std::string& name) {
 std::string MpiRun(int ranks) {
   return std::string(SIMSCALE_MPIEXEC) + " --oversubscribe --allow-run-as-root -n " +
          std::to_string(ranks) + " ";
+}
+
+std::vector<std::string> MpiRunArgs(int ranks) {
+  return {SIMSCALE_MPIEXEC, "--oversubscribe", "--allow-run-as-root", "-n", std::to_string(ranks)};
+}
+
+std::vector<pid_t> ChildProcesses(pid_t parent) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    // "pid (comm) state ppid ...": the command may hold spaces and parentheses; skip past the last
+    // ')'.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (fields >> state >> ppid && ppid == parent) children.push_back(std::stoi(name));
+  }
+  return children;
 }
 
 BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,

@@ -22,6 +22,12 @@ std::string ToolPath(const std::string& name);
 // mpirun with the flags tests need (root, oversubscription) and `ranks` processes.
 std::string MpiRun(int ranks);
 
+// The same as MpiRun, as an argument vector (for BackgroundProcess).
+std::vector<std::string> MpiRunArgs(int ranks);
+
+// Process ids whose parent is `parent` (the ranks mpirun started, for instance).
+std::vector<pid_t> ChildProcesses(pid_t parent);
+
 // A child process started with fork/exec (no shell), its stdout and stderr in a file, for tests
 // that signal or kill a running tool. The destructor SIGKILLs a child still running.
 class BackgroundProcess {

@@ -3,7 +3,10 @@
 //   --fault.stop_at N        stop before step N as a preemption signal would (checkpoint, exit 75),
 //                            if this process trained up to N: a run resumed at or after N goes on
 //   --fault.nan_steps LIST   make the loss non-finite at these steps (0-based) on the last rank
+//   --fault.kill_in_checkpoint N   SIGKILL the writing rank while the checkpoint of step N is
+//                            written (after its files, before its completion marker)
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
 #include <vector>
 
@@ -16,6 +19,7 @@ namespace {
 struct FaultOptions {
   int64_t stop_at = -1;
   std::vector<int64_t> nan_steps;
+  int64_t kill_in_checkpoint = -1;
 };
 
 void DeclareFaultOptions(config::Schema* schema, FaultOptions* faults) {
@@ -27,6 +31,10 @@ void DeclareFaultOptions(config::Schema* schema, FaultOptions* faults) {
       ->Add("fault.nan_steps", &faults->nan_steps,
             "steps whose loss is made non-finite on the last rank")
       .Min(0);
+  schema
+      ->Add("fault.kill_in_checkpoint", &faults->kill_in_checkpoint,
+            "SIGKILL the writing rank inside the write of this step's checkpoint (-1: off)")
+      .Min(-1);
 }
 
 TrainerHooks MakeHooks(const FaultOptions& faults, int world_size) {
@@ -42,6 +50,11 @@ TrainerHooks MakeHooks(const FaultOptions& faults, int world_size) {
   if (!faults.nan_steps.empty()) {
     hooks.corrupt_loss = [steps = faults.nan_steps, last = world_size - 1](int64_t step, int rank) {
       return rank == last && std::find(steps.begin(), steps.end(), step) != steps.end();
+    };
+  }
+  if (faults.kill_in_checkpoint >= 0) {
+    hooks.checkpoint_before_marker = [step = faults.kill_in_checkpoint](int64_t written) {
+      if (written == step) std::raise(SIGKILL);
     };
   }
   return hooks;

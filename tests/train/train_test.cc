@@ -15,6 +15,8 @@
 
 #include "common/core/atomic_file.h"
 #include "tests/support/process.h"
+#include "tests/train/checkpoint_compare.h"
+#include "tests/train/train_fixture.h"
 
 namespace simscale {
 namespace {
@@ -36,21 +38,8 @@ std::vector<double> Losses(const fs::path& metrics) {
   return losses;
 }
 
-class TrainTest : public ::testing::Test {
+class TrainTest : public train::testing::TrainDatasetTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / ("simscale_train_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    dataset_ = dir_ / "reach.h5";
-    const auto result = RunProcess(MpiRun(2) + ToolPath("datagen_mpi") +
-                                       " --env reach --episodes 24 --max-steps 40 --output " +
-                                       dataset_.string() + " --log.level warn",
-                                   300);
-    ASSERT_EQ(result.exit_code, 0) << result.output;
-  }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
-
   // Runs train_ddp (or `tool`: train_ddp_faults injects faults) after the shell prefix `env`;
   // `ranks` 0 means without mpirun.
   static testing_support::ProcessResult Train(int ranks, const fs::path& run,
@@ -65,9 +54,6 @@ class TrainTest : public ::testing::Test {
                           args,
                       300);
   }
-
-  static inline fs::path dir_;
-  static inline fs::path dataset_;
 };
 
 TEST_F(TrainTest, TwoRanksWithHalfBatchesReproduceOneRank) {
@@ -96,7 +82,10 @@ class ResumeTest : public TrainTest, public ::testing::WithParamInterface<int> {
 
 TEST_P(ResumeTest, InterruptedThenResumedRunRepeatsTheUninterruptedLosses) {
   const int ranks = GetParam();
-  const std::string args = "--steps 40 --set train.batch_size=32 --set train.checkpoint_every=10";
+  // Dropout on: its masks must be repeated exactly after the resume too.
+  const std::string args =
+      "--steps 40 --set train.batch_size=32 --set train.checkpoint_every=10 --set "
+      "model.bc.dropout=0.1";
   const fs::path full = dir_ / ("full" + std::to_string(ranks));
   const fs::path split = dir_ / ("split" + std::to_string(ranks));
   ASSERT_EQ(Train(ranks, full, args).exit_code, 0);
@@ -118,6 +107,10 @@ TEST_P(ResumeTest, InterruptedThenResumedRunRepeatsTheUninterruptedLosses) {
   ASSERT_EQ(a.size(), 40u);
   ASSERT_EQ(b.size(), a.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_DOUBLE_EQ(b[i], a[i]) << "step " << i + 1;
+  // The printed losses have 6 digits; the weights, optimizer state must match bit for bit.
+  EXPECT_GT(train::testing::ExpectCheckpointsEqual(full / "checkpoints/step_000000040",
+                                                   split / "checkpoints/step_000000040"),
+            0);
   // Only the last keep_checkpoints (3) remain.
   int checkpoints = 0;
   for (const auto& entry : fs::directory_iterator(split / "checkpoints")) {
@@ -231,6 +224,30 @@ TEST_F(TrainTest, ProductionToolHasNoFaultInjection) {
   const auto flag = Train(0, dir_ / "no_fault_flag", "--steps 6 --fault.stop_at 2");
   EXPECT_EQ(flag.exit_code, 2) << flag.output;
   EXPECT_NE(flag.output.find("unknown option '--fault.stop_at'"), std::string::npos) << flag.output;
+}
+
+// A newcomer's first try: only the required inputs and a few steps. The default warmup (100
+// steps) is longer than the run; it is clamped to the run with one warning (rank 0's), not an
+// error. Every tool accepts its bare invocation (the configuration is what a first try meets; the
+// full default runs take minutes).
+TEST_F(TrainTest, FirstTryWithOnlyTheRequiredInputsWorks) {
+  const fs::path run = dir_ / "first_try";
+  const auto first = RunProcess(MpiRun(2) + ToolPath("train_ddp") + " --model bc --dataset " +
+                                    dataset_.string() + " --steps 10 --output " + run.string(),
+                                300);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string warning = "train.warmup_steps (100) exceeds train.steps (10)";
+  const auto at = first.output.find(warning);
+  EXPECT_NE(at, std::string::npos) << first.output;
+  EXPECT_EQ(first.output.find(warning, at + 1), std::string::npos) << "warned more than once";
+  EXPECT_TRUE(fs::exists(run / "checkpoints/step_000000010/COMPLETE")) << first.output;
+  for (const std::string& bare :
+       {"train_ddp --model bc --dataset " + dataset_.string(),
+        "datagen_mpi --env reach --output " + (dir_ / "bare.h5").string(),
+        "evaluate --policy " + run.string(), std::string("ppo_vec --env reach")}) {
+    const auto result = RunProcess(ToolPath("") + bare + " --print-config");
+    EXPECT_EQ(result.exit_code, 0) << bare << "\n" << result.output;
+  }
 }
 
 TEST_F(TrainTest, BadDatasetAndKeysAreClearErrors) {

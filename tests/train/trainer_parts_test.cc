@@ -216,5 +216,27 @@ TEST(MetricsWriter, WritesTheValidationLossOnlyOnLinesThatHaveOne) {
   }
 }
 
+// What killed writes leave: a temporary, a checkpoint without its marker, an EMA checkpoint whose
+// main one never completed. Complete checkpoints and their EMA siblings are not partial.
+TEST(PartialCheckpoints, ListsWhatInterruptedWritesLeftAndNothingComplete) {
+  TempDirectory dir;
+  const fs::path root = dir.path() / "checkpoints";
+  const auto make = [&](const std::string& name, bool complete) {
+    fs::create_directories(root / name);
+    WriteFileAtomic(root / name / "model.pt", "x");
+    if (complete) WriteFileAtomic(root / name / models::kCheckpointMarker, "");
+  };
+  make("step_000000010", true);
+  make("ema_step_000000010", true);
+  make("step_000000020.tmp-host-42", false);
+  make("ema_step_000000020", true);
+  make("step_000000030", false);
+  make("update_000000010", false);  // another prefix (ppo_vec's)
+  const std::vector<fs::path> expected = {
+      root / "ema_step_000000020", root / "step_000000020.tmp-host-42", root / "step_000000030"};
+  EXPECT_EQ(models::PartialCheckpoints(dir.path()), expected);
+  EXPECT_EQ(models::FindLatestCompleteCheckpoint(dir.path()), root / "step_000000010");
+}
+
 }  // namespace
 }  // namespace simscale::train
