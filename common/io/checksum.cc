@@ -24,9 +24,59 @@ constexpr std::array<uint32_t, 256> MakeTable() {
 
 constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
+// a * b modulo the CRC polynomial, in the reflected bit order (zlib's multmodp).
+uint32_t MultiplyModP(uint32_t a, uint32_t b) {
+  uint32_t m = 1u << 31;
+  uint32_t p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = (b & 1u) ? (b >> 1) ^ kPolynomial : b >> 1;
+  }
+  return p;
+}
+
+// x^(8 * bytes) modulo the polynomial: appending `bytes` bytes to a CRC multiplies it by this.
+uint32_t ShiftOperator(uint64_t bytes) {
+  uint32_t power = 1u << 30;   // x^1
+  uint32_t result = 1u << 31;  // x^0
+  for (uint64_t bits = bytes * 8; bits != 0; bits >>= 1) {
+    if (bits & 1u) result = MultiplyModP(power, result);
+    power = MultiplyModP(power, power);
+  }
+  return result;
+}
+
 #if defined(__x86_64__)
+// Three independent streams over consecutive blocks, then combined: the crc32 instruction has a
+// latency of 3 cycles and a throughput of 1, so one stream uses a third of it.
+constexpr size_t kStreamBytes = 4096;
+
 __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const unsigned char* p, size_t bytes,
                                                           uint32_t crc) {
+  static const uint32_t shift = ShiftOperator(kStreamBytes);
+  while (bytes >= 3 * kStreamBytes) {
+    uint64_t a = ~crc;
+    uint64_t b = 0xffffffffu;
+    uint64_t c = 0xffffffffu;
+    for (size_t i = 0; i < kStreamBytes; i += 8) {
+      uint64_t wa, wb, wc;
+      std::memcpy(&wa, p + i, 8);
+      std::memcpy(&wb, p + kStreamBytes + i, 8);
+      std::memcpy(&wc, p + 2 * kStreamBytes + i, 8);
+      a = _mm_crc32_u64(a, wa);
+      b = _mm_crc32_u64(b, wb);
+      c = _mm_crc32_u64(c, wc);
+    }
+    // crc(A B) = crc(A) * x^(8|B|) + crc(B), on finished CRCs (zlib's crc32_combine).
+    crc = MultiplyModP(shift, ~static_cast<uint32_t>(a)) ^ ~static_cast<uint32_t>(b);
+    crc = MultiplyModP(shift, crc) ^ ~static_cast<uint32_t>(c);
+    p += 3 * kStreamBytes;
+    bytes -= 3 * kStreamBytes;
+  }
   uint64_t state = ~crc;
   while (bytes >= 8) {
     uint64_t word;

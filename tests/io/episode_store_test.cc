@@ -219,7 +219,8 @@ TEST(EpisodeStore, PartialFileUntilFinalizeThenRenamed) {
       EpisodeStoreReader reader(PartialPath(path));
       ADD_FAILURE() << "an incomplete store was opened without allow_incomplete";
     } catch (const InvalidArgumentError& error) {
-      EXPECT_NE(std::string(error.what()).find("was left by a datagen run that did not finish"), std::string::npos)
+      EXPECT_NE(std::string(error.what()).find("was left by a datagen run that did not finish"),
+                std::string::npos)
           << error.what();
     }
   }

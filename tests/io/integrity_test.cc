@@ -48,14 +48,15 @@ std::string ErrorOf(Fn&& action) {
 TEST(Checksum, Crc32cMatchesTheStandardCheckValueAndThePortableVersion) {
   EXPECT_EQ(Crc32c("123456789", 9), 0xe3069283u);  // RFC 3720's check value
   std::mt19937 random(5);
-  std::vector<unsigned char> bytes(1000);
+  std::vector<unsigned char> bytes(100000);
   for (unsigned char& b : bytes) b = static_cast<unsigned char>(random());
-  for (size_t length : {0, 1, 7, 8, 9, 63, 1000}) {
+  // Short tails, and lengths around the three-stream blocks (3 x 4096 bytes) of the fast path.
+  for (size_t length : {0, 1, 7, 8, 9, 63, 1000, 12287, 12288, 12289, 24576, 30001, 100000}) {
     EXPECT_EQ(Crc32c(bytes.data(), length), Crc32cPortable(bytes.data(), length)) << length;
+    EXPECT_EQ(Crc32c(bytes.data(), length, 77), Crc32cPortable(bytes.data(), length, 77)) << length;
   }
   // Continuing over pieces equals one pass.
-  EXPECT_EQ(Crc32c(bytes.data() + 13, 987, Crc32c(bytes.data(), 13)),
-            Crc32c(bytes.data(), bytes.size()));
+  EXPECT_EQ(Crc32c(bytes.data() + 13, 987, Crc32c(bytes.data(), 13)), Crc32c(bytes.data(), 1000));
 }
 
 class IntegrityTest : public ::testing::Test {
