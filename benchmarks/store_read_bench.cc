@@ -1,7 +1,7 @@
-// Reading a store the way train_ddp does (whole columns through EpisodeStoreReader), with and
-// without checksum verification, plus the checksum alone against byte-wise FNV-1a
-// (benchmarks/RESULTS.md, "Store checksums"). The file is written once, then read from the page
-// cache: the fastest reads, so the largest relative cost of verifying.
+// Reading a store the way train_ddp does (whole columns through EpisodeStoreReader, and the
+// whole TrajectoryDataset load), with and without checksum verification, plus the checksum alone
+// against byte-wise FNV-1a (benchmarks/RESULTS.md, "Store checksums"). The file is written once,
+// then read from the page cache: the fastest reads, so the largest relative cost of verifying.
 #include <benchmark/benchmark.h>
 #include <mpi.h>
 
@@ -12,6 +12,7 @@
 #include "common/core/hash.h"
 #include "common/io/checksum.h"
 #include "common/io/episode_store.h"
+#include "common/train/dataset.h"
 
 namespace simscale::io {
 namespace {
@@ -116,6 +117,21 @@ void BM_ReadImageEpisodes(benchmark::State& state) {
   state.SetBytesProcessed(bytes);
 }
 BENCHMARK(BM_ReadImageEpisodes)->ArgName("verify")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// What train_ddp does at start-up: TrajectoryDataset loads every low-dim column and splits it
+// into episodes (float conversion included); images stay on disk.
+void BM_LoadTrainingDataset(benchmark::State& state) {
+  train::DatasetOptions options;
+  options.split = "all";
+  options.verify_checksums = state.range(0) != 0;
+  int64_t samples = 0;
+  for (auto _ : state) {
+    const train::TrajectoryDataset dataset(BenchFile(), options);
+    samples += dataset.num_samples();
+  }
+  state.SetItemsProcessed(samples);
+}
+BENCHMARK(BM_LoadTrainingDataset)->ArgName("verify")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_Checksum(benchmark::State& state) {
   std::vector<uint8_t> bytes(1 << 20);
