@@ -148,7 +148,7 @@ struct StoreReaderOptions {
   // are visible.
   bool allow_incomplete = false;
   // Check every episode a read covers entirely against its stored checksum (CRC-32C of its rows
-  // of that column); a mismatch throws DataIntegrityError. Costs about 14 % of train_ddp's
+  // of that column); a mismatch throws DataIntegrityError. Costs 8-14 % of train_ddp's
   // dataset load, 30-50 % of a bare page-cache read (benchmarks/RESULTS.md, "Store checksums").
   bool verify_checksums = true;
 };

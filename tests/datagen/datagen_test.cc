@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/io/episode_store.h"
+#include "common/io/hdf5.h"
 #include "tests/io/file_dump.h"
 #include "tests/support/process.h"
 
@@ -163,6 +165,23 @@ TEST_F(DatagenTest, ValidateAndStatsModes) {
   ASSERT_EQ(Datagen(2, "--env reach --episodes 4", output).exit_code, 0);
   const auto valid = RunProcess(ToolPath("datagen_mpi") + " --validate " + output.string());
   EXPECT_EQ(valid.exit_code, 0) << valid.output;
+  // A byte flipped inside the stored rewards: --validate names the column and the episode.
+  const fs::path damaged = dir_ / "damaged.h5";
+  fs::copy_file(output, damaged);
+  uint64_t address = 0;
+  {
+    const io::h5::File file = io::h5::File::Open(damaged.string(), io::h5::File::Mode::kReadOnly);
+    address = file.OpenDataset("episodes/rewards").ChunkLocations().at(0).file_address;
+  }
+  {
+    std::fstream stream(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    stream.seekp(static_cast<std::streamoff>(address + 2));
+    stream.put('\x7f');
+  }
+  const auto invalid = RunProcess(ToolPath("datagen_mpi") + " --validate " + damaged.string());
+  EXPECT_EQ(invalid.exit_code, 1) << invalid.output;
+  EXPECT_NE(invalid.output.find("/episodes/rewards: episode 0 (rows [0, "), std::string::npos)
+      << invalid.output;
   const auto stats = RunProcess(ToolPath("datagen_mpi") + " --stats " + output.string());
   EXPECT_EQ(stats.exit_code, 0) << stats.output;
   EXPECT_NE(stats.output.find("episodes"), std::string::npos) << stats.output;
