@@ -369,6 +369,7 @@ EpisodeStoreWriter EpisodeStoreWriter::OpenForResume(const fs::path& path,
   // on the next allocation. Serially it works, and the space map is not kept across opens.
   mpi::RunAgreed(comm, [&] {
     if (!comm.is_root()) return;
+    OpenDatasetFile(s.partial).Close();  // an empty, truncated or foreign file: one sentence
     h5::File file = h5::File::Open(s.partial.string(), h5::File::Mode::kReadWrite);
     const StoreLayout stored = internal::ReadLayout(file);
     const std::vector<std::string> differences = LayoutDifferences(stored, layout);

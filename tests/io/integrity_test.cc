@@ -233,6 +233,16 @@ TEST_F(IntegrityTest, FileLeftByAnInterruptedRunSaysResume) {
                         "committed, episodes@complete = 0): rerun datagen with --resume to "
                         "complete it",
                         PartialPath(path).string()));
+  // A writer killed before its first flush leaves no superblock: resuming says what is wrong.
+  const fs::path unflushed = dir_ / "unflushed.h5";
+  std::ofstream(PartialPath(unflushed)).close();
+  EXPECT_TRUE(Contains(ErrorOf<Error>([&] {
+                         EpisodeStoreWriter::OpenForResume(
+                             unflushed, mpi::Communicator(MPI_COMM_SELF), layout_);
+                       }),
+                       fmt::format("'{}' is empty (0 bytes): a copy or a datagen run was cut "
+                                   "short; copy it again or rerun datagen",
+                                   PartialPath(unflushed).string())));
 }
 
 TEST_F(IntegrityTest, OtherSchemaVersionGetsOneSentence) {
