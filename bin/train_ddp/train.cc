@@ -45,6 +45,7 @@ void OpenDatasets(const TrainConfig& config, TrainingInputs* inputs) {
   data.state_keys = proprio_default ? policies::ProprioceptiveStateKeys() : config.state_keys;
   data.cameras = spec.policy.cameras;
   data.history = config.history;
+  data.verify_checksums = config.verify_checksums;
   data.action_horizon = spec.policy.action_horizon;
   data.language = spec.policy.uses_language;
   data.split = "train";

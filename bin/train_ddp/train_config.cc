@@ -97,6 +97,8 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
   schema->Add("data.state_keys", &c->state_keys,
               "observation keys forming the state (empty: every low-dimensional one)");
   schema->Add("data.history", &c->history, "frames of state per sample").Min(1).Max(64);
+  schema->Add("data.verify_checksums", &c->verify_checksums,
+              "verify what is read from a store against its per-episode checksums");
   schema
       ->Add("data.action_normalization", &c->action_normalization,
             "actions standardised (std) or mapped to [-1, 1] (minmax)")

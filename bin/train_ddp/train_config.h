@@ -19,6 +19,7 @@ struct TrainConfig {
   models::ModelOptions model_options;
   std::vector<std::string> state_keys;  // empty: every low-dimensional observation
   int64_t history = 1;
+  bool verify_checksums = true;  // check the store's per-episode checksums while reading
   std::string action_normalization = "std";  // std | minmax
   int64_t threads = 1;                       // LibTorch intra-op threads per rank
 };

@@ -11,6 +11,7 @@
 #include "common/core/error.h"
 #include "common/core/hash.h"
 #include "common/core/log.h"
+#include "common/io/open_file.h"
 #include "common/io/store_format.h"
 
 namespace simscale::io {
@@ -173,9 +174,11 @@ struct IndexRows {
   std::vector<double> episode_return;
   std::vector<char> language;
   std::vector<std::vector<double>> dr;
+  std::vector<std::vector<int64_t>> checksums;  // [step columns, then obs columns][episode]
 
   IndexRows(const std::vector<EpisodeRecord>& mine, const RoundPlacement& placement,
-            size_t dr_values) {
+            const StoreLayout& layout) {
+    const size_t dr_values = layout.dr_value_names.size();
     const size_t n = mine.size();
     start_step.resize(n), length.resize(n), start_obs.resize(n), seed.resize(n);
     episode_index.resize(n), success.resize(n), diverged.resize(n), episode_return.resize(n);
@@ -197,6 +200,18 @@ struct IndexRows {
       for (size_t d = 0; d < dr.size(); ++d) dr[d][k] = r.dr_values[d];
       step += r.length;
     }
+    // Computed by the rank that produced the episode, from the bytes it writes.
+    for (const bool observation : {false, true}) {
+      const size_t columns = (observation ? layout.obs_columns : layout.step_columns).size();
+      for (size_t c = 0; c < columns; ++c) {
+        std::vector<int64_t>& sums = checksums.emplace_back(n);
+        for (size_t k = 0; k < n; ++k) {
+          const std::vector<uint8_t>& bytes =
+              observation ? mine[k].obs_data[c] : mine[k].step_data[c];
+          sums[k] = internal::RowsChecksum(bytes.data(), bytes.size());
+        }
+      }
+    }
   }
 
   // Column i's data (the fixed columns, then one per DR value).
@@ -205,7 +220,10 @@ struct IndexRows {
         start_step.data(),    length.data(),         start_obs.data(),
         seed.data(),          success.data(),        diverged.data(),
         episode_index.data(), episode_return.data(), language.data()};
-    return i < fixed.size() ? fixed[i] : dr[i - fixed.size()].data();
+    if (i < fixed.size()) return fixed[i];
+    i -= fixed.size();
+    if (i < dr.size()) return dr[i].data();
+    return checksums[i - dr.size()].data();
   }
 };
 
@@ -351,6 +369,7 @@ EpisodeStoreWriter EpisodeStoreWriter::OpenForResume(const fs::path& path,
   // on the next allocation. Serially it works, and the space map is not kept across opens.
   mpi::RunAgreed(comm, [&] {
     if (!comm.is_root()) return;
+    OpenDatasetFile(s.partial).Close();  // an empty, truncated or foreign file: one sentence
     h5::File file = h5::File::Open(s.partial.string(), h5::File::Mode::kReadWrite);
     const StoreLayout stored = internal::ReadLayout(file);
     const std::vector<std::string> differences = LayoutDifferences(stored, layout);
@@ -506,7 +525,7 @@ void EpisodeStoreWriter::WriteRows(const std::vector<EpisodeRecord>& mine, int64
   RoundPlacement placement;
   placement.first_step = first_step;
   placement.first_episode = first_episode;
-  const IndexRows rows(mine, placement, s.layout.dr_value_names.size());
+  const IndexRows rows(mine, placement, s.layout);
   for (size_t i = 0; i < s.index_columns.size(); ++i) {
     s.index_datasets[i].WriteRows(internal::IndexMemoryType(s.index_columns[i]),
                                   static_cast<hsize_t>(first_episode), mine.size(), rows.Column(i));
@@ -545,24 +564,25 @@ void EpisodeStoreWriter::Finalize() {
 // Reader
 
 EpisodeStoreReader::EpisodeStoreReader(const fs::path& path, const StoreReaderOptions& options)
-    : path_(path), file_(h5::File::Open(path.string(), h5::File::Mode::kReadOnly)) {
+    : path_(path), file_(OpenDatasetFile(path)), verify_(options.verify_checksums) {
   layout_ = internal::ReadLayout(file_);
   const h5::Group store = file_.OpenGroup(schema::kStoreGroup);
   complete_ = store.ReadIntAttribute(schema::kAttrComplete) == 1;
   views_built_ = store.ReadIntAttribute(schema::kAttrViewsBuilt) == 1;
   const CommittedCounts counts = internal::ReadCommitted(file_);
   if (!complete_ && !options.allow_incomplete) {
-    throw InvalidArgumentError(fmt::format(
-        "'{}' is not a complete store (episodes@complete = 0): the run writing it did not finish "
-        "({} episodes committed); resume that run, or open it allowing incomplete stores",
-        path.string(), counts.episodes));
+    throw InvalidArgumentError(
+        fmt::format("'{}' was left by a datagen run that did not finish ({} episodes committed, "
+                    "episodes@complete = 0): rerun datagen with --resume to complete it",
+                    path.string(), counts.episodes));
   }
   num_steps_ = counts.steps;
   index_ = internal::ReadIndex(file_, layout_, counts.episodes);
+  size_t checksum_column = 0;
   for (const auto* list : {&layout_.step_columns, &layout_.obs_columns}) {
     const bool observation = list == &layout_.obs_columns;
     for (const ColumnSpec& column : *list) {
-      h5::Dataset dataset = file_.OpenDataset(internal::StorePath(column));
+      h5::Dataset dataset = internal::OpenStoreDataset(file_, internal::StorePath(column));
       const std::vector<hsize_t> dims = dataset.dims();
       const auto dtype = dataset.datatype().AsDType();
       const int64_t rows = observation ? counts.obs_rows : counts.steps;
@@ -570,11 +590,14 @@ EpisodeStoreReader::EpisodeStoreReader(const fs::path& path, const StoreReaderOp
           !dims.empty() && std::vector<uint64_t>(dims.begin() + 1, dims.end()) == column.row_shape;
       if (!shape_ok || dims[0] < static_cast<hsize_t>(rows) || dtype != column.dtype) {
         throw InvalidArgumentError(fmt::format(
-            "'{}': dataset /{} is ({}) {}, expected at least {} rows of ({}) {}", path.string(),
-            internal::StorePath(column), fmt::join(dims, ", "), dataset.datatype().Describe(), rows,
-            fmt::join(column.row_shape, ", "), DTypeName(column.dtype)));
+            "'{}': dataset /{} is ({}) {}, expected at least {} rows of ({}) {}: the file is "
+            "damaged; regenerate it with datagen_mpi",
+            path.string(), internal::StorePath(column), fmt::join(dims, ", "),
+            dataset.datatype().Describe(), rows, fmt::join(column.row_shape, ", "),
+            DTypeName(column.dtype)));
       }
-      datasets_.emplace(column.name, std::move(dataset));
+      datasets_.emplace(column.name,
+                        OpenColumn{std::move(dataset), checksum_column++, observation});
     }
   }
 }
@@ -592,16 +615,87 @@ const ColumnSpec& EpisodeStoreReader::column(std::string_view name) const {
 void EpisodeStoreReader::ReadRows(std::string_view name, int64_t first_row, int64_t num_rows,
                                   void* out) const {
   const ColumnSpec& spec = column(name);
-  const bool observation = name.substr(0, schema::kObsPrefix.size()) == schema::kObsPrefix;
-  const int64_t rows = observation ? num_steps_ + num_episodes() : num_steps_;
+  const OpenColumn& open = datasets_.find(name)->second;
+  const int64_t rows = open.observation ? num_steps_ + num_episodes() : num_steps_;
   if (first_row < 0 || num_rows < 0 || first_row + num_rows > rows) {
     throw InvalidArgumentError(
         fmt::format("'{}' column '{}': rows [{}, {}) are outside its {} rows", path_.string(), name,
                     first_row, first_row + num_rows, rows));
   }
-  datasets_.find(name)->second.ReadRows(h5::Datatype::Native(spec.dtype),
-                                        static_cast<hsize_t>(first_row),
-                                        static_cast<hsize_t>(num_rows), out);
+  try {
+    open.dataset.ReadRows(h5::Datatype::Native(spec.dtype), static_cast<hsize_t>(first_row),
+                          static_cast<hsize_t>(num_rows), out);
+  } catch (const h5::Hdf5Error& error) {
+    log::Debug("{}", error.what());
+    ThrowUnreadable(spec, open, first_row, num_rows);
+  }
+  if (verify_) VerifyRows(spec, open, first_row, num_rows, out);
+}
+
+void EpisodeStoreReader::ThrowUnreadable(const ColumnSpec& spec, const OpenColumn& column,
+                                         int64_t first_row, int64_t num_rows) const {
+  // Find the first episode whose rows cannot be read (a damaged compressed chunk, usually).
+  const std::vector<int64_t>& starts = column.observation ? index_.start_obs : index_.start_step;
+  auto it = std::upper_bound(starts.begin(), starts.end(), first_row);
+  if (it != starts.begin()) --it;
+  std::vector<uint8_t> scratch;
+  for (; it != starts.end() && *it < first_row + num_rows; ++it) {
+    const auto e = static_cast<size_t>(it - starts.begin());
+    const int64_t rows = index_.length[e] + (column.observation ? 1 : 0);
+    scratch.resize(static_cast<size_t>(static_cast<uint64_t>(rows) * spec.row_bytes()));
+    try {
+      column.dataset.ReadRows(h5::Datatype::Native(spec.dtype), static_cast<hsize_t>(*it),
+                              static_cast<hsize_t>(rows), scratch.data());
+    } catch (const h5::Hdf5Error& error) {
+      log::Debug("{}", error.what());
+      throw DataIntegrityError(fmt::format(
+          "'{}': column '{}' of episode {} (rows [{}, {})) cannot be read: HDF5 could not decode "
+          "its stored data, which was damaged after it was written; restore the file from a copy "
+          "or regenerate it with datagen_mpi",
+          path_.string(), spec.name, e, *it, *it + rows));
+    }
+  }
+  throw DataIntegrityError(fmt::format(
+      "'{}': column '{}' rows [{}, {}) cannot be read (HDF5's messages are in the log at "
+      "--log.level debug); restore the file from a copy or regenerate it with datagen_mpi",
+      path_.string(), spec.name, first_row, first_row + num_rows));
+}
+
+void EpisodeStoreReader::VerifyRows(const ColumnSpec& spec, const OpenColumn& column,
+                                    int64_t first_row, int64_t num_rows, const void* bytes) const {
+  const std::vector<int64_t>& starts = column.observation ? index_.start_obs : index_.start_step;
+  const auto* data = static_cast<const uint8_t*>(bytes);
+  const uint64_t row_bytes = spec.row_bytes();
+  for (auto it = std::lower_bound(starts.begin(), starts.end(), first_row); it != starts.end();
+       ++it) {
+    const auto e = static_cast<size_t>(it - starts.begin());
+    const int64_t rows = index_.length[e] + (column.observation ? 1 : 0);
+    if (*it + rows > first_row + num_rows) break;
+    const int64_t stored = index_.checksums[column.checksum_column][e];
+    const int64_t read =
+        internal::RowsChecksum(data + static_cast<uint64_t>(*it - first_row) * row_bytes,
+                               static_cast<size_t>(static_cast<uint64_t>(rows) * row_bytes));
+    if (read != stored) {
+      throw DataIntegrityError(fmt::format(
+          "'{}': column '{}' of episode {} (rows [{}, {})) does not match its checksum (stored "
+          "{:08x}, read {:08x}): the file was damaged after it was written; restore it from a "
+          "copy or regenerate it with datagen_mpi",
+          path_.string(), spec.name, e, *it, *it + rows, stored, read));
+    }
+  }
+}
+
+std::pair<int64_t, int64_t> EpisodeStoreReader::EpisodeRows(std::string_view name,
+                                                            int64_t episode) const {
+  CheckArgument(episode >= 0 && episode < num_episodes(),
+                fmt::format("'{}' episode", path_.string()), episode,
+                fmt::format("an index in [0, {})", num_episodes()));
+  column(name);  // throws for an unknown column
+  const auto e = static_cast<size_t>(episode);
+  if (datasets_.find(name)->second.observation) {
+    return {index_.start_obs[e], index_.length[e] + 1};
+  }
+  return {index_.start_step[e], index_.length[e]};
 }
 
 std::vector<uint8_t> EpisodeStoreReader::ReadRows(std::string_view name, int64_t first_row,

@@ -57,6 +57,8 @@ struct StoreIndex {
   std::vector<double> episode_return;
   std::vector<std::string> language;
   std::vector<std::vector<double>> dr_values;  // [DR name][episode]
+  // [column: step columns, then observation columns][episode]: CRC-32C of the episode's rows.
+  std::vector<std::vector<int64_t>> checksums;
 
   int64_t size() const { return static_cast<int64_t>(length.size()); }
 };
@@ -145,10 +147,22 @@ struct StoreReaderOptions {
   // Open a store that was not finalized (a `.partial` after a crash): only its committed rounds
   // are visible.
   bool allow_incomplete = false;
+  // Check every episode a read covers entirely against its stored checksum (CRC-32C of its rows
+  // of that column); a mismatch throws DataIntegrityError. Costs 8-14 % of train_ddp's
+  // dataset load, 30-50 % of a bare page-cache read (benchmarks/RESULTS.md, "Store checksums").
+  bool verify_checksums = true;
+};
+
+// Stored data that does not match its checksum: the file was damaged after it was written.
+class DataIntegrityError : public IoError {
+ public:
+  using IoError::IoError;
 };
 
 // Reads a store with the serial (sec2) driver: for training, tools and tests. Keeps one open
-// dataset per column.
+// dataset per column. A file that is missing, truncated, not HDF5, left by an interrupted run,
+// of another schema version or missing a dataset is refused with one sentence naming the file,
+// the problem and what to do (InvalidArgumentError).
 class EpisodeStoreReader {
  public:
   explicit EpisodeStoreReader(const std::filesystem::path& path,
@@ -167,13 +181,27 @@ class EpisodeStoreReader {
   const ColumnSpec& column(std::string_view name) const;
   // Rows [first_row, first_row + num_rows) of a column, in native byte order, into `out`, which
   // must hold num_rows * column(name).row_bytes() bytes. Step columns have num_steps() rows,
-  // observation columns num_steps() + num_episodes().
+  // observation columns num_steps() + num_episodes(). With verify_checksums, every episode
+  // whose rows of the column lie entirely inside the range is verified (DataIntegrityError
+  // naming the file, column and episode); episodes cut by the range are not.
   void ReadRows(std::string_view name, int64_t first_row, int64_t num_rows, void* out) const;
   std::vector<uint8_t> ReadRows(std::string_view name, int64_t first_row, int64_t num_rows) const;
   // Episode `episode` (0-based store row) with all its columns.
   EpisodeRecord ReadEpisode(int64_t episode) const;
+  // The rows [first, first + count) of episode `episode` in column `name`.
+  std::pair<int64_t, int64_t> EpisodeRows(std::string_view name, int64_t episode) const;
 
  private:
+  struct OpenColumn {
+    h5::Dataset dataset;
+    size_t checksum_column = 0;  // into index_.checksums
+    bool observation = false;
+  };
+  [[noreturn]] void ThrowUnreadable(const ColumnSpec& spec, const OpenColumn& column,
+                                    int64_t first_row, int64_t num_rows) const;
+  void VerifyRows(const ColumnSpec& spec, const OpenColumn& column, int64_t first_row,
+                  int64_t num_rows, const void* bytes) const;
+
   std::filesystem::path path_;
   h5::File file_;
   StoreLayout layout_;
@@ -181,7 +209,8 @@ class EpisodeStoreReader {
   int64_t num_steps_ = 0;
   bool complete_ = false;
   bool views_built_ = false;
-  std::map<std::string, h5::Dataset, std::less<>> datasets_;
+  bool verify_ = true;
+  std::map<std::string, OpenColumn, std::less<>> datasets_;
 };
 
 // The store rows (= demo numbers) that go to mask/valid, ascending: floor(valid_fraction * E), at

@@ -394,7 +394,7 @@ Datatype Object::AttributeType(std::string_view name) const {
                                fmt::format("{}@{}", path_, name)));
 }
 
-std::string Object::ReadStringAttribute(std::string_view name) const {
+std::string Object::ReadStringAttribute(std::string_view name, size_t max_bytes) const {
   const std::string where = fmt::format("{}@{}", path_, name);
   const Handle attribute = OpenAttribute(*this, name);
   const Datatype type =
@@ -409,13 +409,23 @@ std::string Object::ReadStringAttribute(std::string_view name) const {
     throw Hdf5Error(fmt::format("attribute '{}' in file '{}': expected one string, found {}", where,
                                 file_name_, space.selected_points()));
   }
+  const auto too_long = [&](size_t bytes, bool at_least) {
+    return Hdf5Error(fmt::format(
+        "attribute '{}' in file '{}' is a string of {}{} bytes, more than the {} allowed: the "
+        "file is damaged or was not written by SimScale",
+        where, file_name_, at_least ? "at least " : "", bytes, max_bytes));
+  };
   if (type.is_variable_string()) {
+    // HDF5 allocates the string itself; its length is known only after the read.
     char* pointer = nullptr;
     Check(H5Aread(attribute.get(), type.id(), &pointer), "H5Aread", file_name_, where);
-    std::string value = pointer != nullptr ? std::string(pointer) : std::string();
+    const size_t length = pointer != nullptr ? strnlen(pointer, max_bytes + 1) : 0;
+    std::string value = length <= max_bytes ? std::string(pointer, length) : std::string();
     if (pointer != nullptr) H5free_memory(pointer);
+    if (length > max_bytes) throw too_long(length, /*at_least=*/true);  // read no further
     return value;
   }
+  if (type.size() > max_bytes) throw too_long(type.size(), /*at_least=*/false);
   std::string value(type.size(), '\0');
   Check(H5Aread(attribute.get(), type.id(), value.data()), "H5Aread", file_name_, where);
   value.resize(std::strlen(value.c_str()));
@@ -718,6 +728,22 @@ int FilterParameter(hid_t dcpl, H5Z_filter_t wanted, const std::string& file,
 }
 
 }  // namespace
+
+std::vector<Dataset::ChunkLocation> Dataset::ChunkLocations() const {
+  const Dataspace file_space = space();
+  hsize_t count = 0;
+  Check(H5Dget_num_chunks(id(), file_space.id(), &count), "H5Dget_num_chunks", file_name_, path_);
+  std::vector<ChunkLocation> chunks(static_cast<size_t>(count));
+  for (hsize_t i = 0; i < count; ++i) {
+    ChunkLocation& chunk = chunks[static_cast<size_t>(i)];
+    chunk.offset.resize(static_cast<size_t>(file_space.rank()));
+    unsigned filter_mask = 0;
+    Check(H5Dget_chunk_info(id(), file_space.id(), i, chunk.offset.data(), &filter_mask,
+                            &chunk.file_address, &chunk.bytes),
+          "H5Dget_chunk_info", file_name_, path_);
+  }
+  return chunks;
+}
 
 int Dataset::gzip_level() const {
   const Handle dcpl = CreationProperties();

@@ -31,6 +31,8 @@ class Hdf5Error : public IoError {
 };
 
 inline constexpr hsize_t kUnlimited = H5S_UNLIMITED;
+// The default cap of Object::ReadStringAttribute.
+inline constexpr size_t kMaxStringAttributeBytes = 16 * 1024 * 1024;
 
 namespace internal {
 
@@ -170,7 +172,10 @@ class Object {
   // Reads with conversion (any integer or float type for numbers; fixed or variable strings).
   int64_t ReadIntAttribute(std::string_view name) const;
   double ReadDoubleAttribute(std::string_view name) const;
-  std::string ReadStringAttribute(std::string_view name) const;
+  // Strings longer than `max_bytes` are refused (Hdf5Error naming the attribute and the cap):
+  // a damaged file must not make the reader allocate without bound.
+  std::string ReadStringAttribute(std::string_view name,
+                                  size_t max_bytes = kMaxStringAttributeBytes) const;
   Datatype AttributeType(std::string_view name) const;
   void DeleteAttribute(std::string_view name) const;
 
@@ -237,6 +242,13 @@ class Dataset : public Object {
   std::vector<VirtualSource> VirtualSources() const;
   // Chunk dimensions; empty if the dataset is not chunked.
   std::vector<hsize_t> chunk_dims() const;
+  // Where each allocated chunk lies in the file (for tools and tests that inspect raw bytes).
+  struct ChunkLocation {
+    std::vector<hsize_t> offset;  // the chunk's first element, per dimension
+    haddr_t file_address = 0;     // byte offset in the file
+    hsize_t bytes = 0;            // stored size (after filters)
+  };
+  std::vector<ChunkLocation> ChunkLocations() const;
   // Deflate level (0 if none) and whether the shuffle filter is on.
   int gzip_level() const;
   bool shuffled() const;

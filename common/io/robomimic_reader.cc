@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/core/error.h"
+#include "common/io/open_file.h"
 #include "common/io/schema.h"
 
 namespace simscale::io {
@@ -16,7 +17,8 @@ namespace {
 std::optional<int64_t> DemoNumber(std::string_view name) {
   if (name.substr(0, schema::kDemoPrefix.size()) != schema::kDemoPrefix) return std::nullopt;
   const std::string digits(name.substr(schema::kDemoPrefix.size()));
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+  if (digits.empty() || digits.size() > 18 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
     return std::nullopt;
   }
   return std::stoll(digits);
@@ -27,6 +29,14 @@ std::vector<std::string> ReadFixedStrings(const h5::Dataset& dataset) {
   const size_t width = type.size();
   const auto dims = dataset.dims();
   const size_t count = dims.empty() ? 0 : dims[0];
+  constexpr size_t kMaxNameBytes = 4096;
+  if (!type.is_string() || type.is_variable_string() || dims.size() != 1 || width > kMaxNameBytes ||
+      count > static_cast<size_t>(schema::kMaxEpisodes)) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}': {} is {} of {} entries, expected a list of demo names (fixed-width strings of at "
+        "most {} bytes): the file is damaged or not a robomimic dataset",
+        dataset.file_name(), dataset.path(), type.Describe(), count, kMaxNameBytes));
+  }
   std::vector<char> packed(count * width);
   if (count > 0) dataset.ReadAll(h5::Datatype::FixedString(width), packed.data());
   std::vector<std::string> out;
@@ -41,7 +51,7 @@ std::vector<std::string> ReadFixedStrings(const h5::Dataset& dataset) {
 }  // namespace
 
 RobomimicReader::RobomimicReader(const std::filesystem::path& path)
-    : path_(path), file_(h5::File::Open(path.string(), h5::File::Mode::kReadOnly)) {
+    : path_(path), file_(OpenDatasetFile(path)) {
   if (!file_.Exists(schema::kViewsGroup)) {
     throw InvalidArgumentError(
         fmt::format("'{}' is not a robomimic-layout file: it has no /{} group", path.string(),
@@ -71,8 +81,18 @@ RobomimicReader::RobomimicReader(const std::filesystem::path& path)
 }
 
 h5::Dataset RobomimicReader::Open(int64_t demo, std::string_view relative_path) const {
-  return file_.OpenDataset(
+  h5::Dataset dataset = file_.OpenDataset(
       fmt::format("{}/{}{}/{}", schema::kViewsGroup, schema::kDemoPrefix, demo, relative_path));
+  // A virtual dataset reads whatever file its sources name: only this file ("."), or files
+  // beside it, are followed.
+  for (const h5::VirtualSource& source : dataset.VirtualSources()) {
+    if (source.file_name == ".") continue;
+    ResolveInside(
+        path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path(),
+        source.file_name,
+        fmt::format("'{}': the source file of virtual dataset {}", path_.string(), dataset.path()));
+  }
+  return dataset;
 }
 
 int64_t RobomimicReader::NumSamples(int64_t demo) const {
@@ -125,7 +145,7 @@ std::optional<std::string> RobomimicReader::DemoStringAttribute(int64_t demo,
 
 std::optional<std::vector<int64_t>> ReadMask(const std::filesystem::path& path,
                                              std::string_view name) {
-  const h5::File file = h5::File::Open(path.string(), h5::File::Mode::kReadOnly);
+  const h5::File file = OpenDatasetFile(path);
   const std::string mask_path = fmt::format("{}/{}", schema::kMaskGroup, name);
   if (!file.Exists(schema::kMaskGroup) || !file.Exists(mask_path)) return std::nullopt;
   std::vector<int64_t> demos;

@@ -317,6 +317,10 @@ std::vector<ColumnSpec> ColumnsFromJson(const Json* list, std::string_view key) 
   if (list == nullptr || !list->is_array()) {
     BadLayout(fmt::format("'{}' must be an array", key));
   }
+  if (list->size() > schema::kMaxColumns) {
+    BadLayout(fmt::format("'{}' lists {} columns, more than the {} allowed", key, list->size(),
+                          schema::kMaxColumns));
+  }
   std::vector<ColumnSpec> columns;
   for (const Json& item : *list) {
     const Json* name = Member(item, "name");
@@ -336,8 +340,19 @@ std::vector<ColumnSpec> ColumnsFromJson(const Json* list, std::string_view key) 
     ColumnSpec column;
     column.name = name->get<std::string>();
     column.dtype = ParseDType(dtype->get<std::string>());
+    if (shape->size() > schema::kMaxRowDims) {
+      BadLayout(fmt::format("{} row_shape has {} dimensions, more than the {} allowed", column.name,
+                            shape->size(), schema::kMaxRowDims));
+    }
+    uint64_t row_bytes = DTypeSize(column.dtype);
     for (const Json& d : *shape) {
       column.row_shape.push_back(NonNegativeInteger(d, column.name + " row_shape"));
+      // Checked per factor, so the product cannot overflow.
+      if (column.row_shape.back() > schema::kMaxRowBytes ||
+          (row_bytes *= std::max<uint64_t>(column.row_shape.back(), 1)) > schema::kMaxRowBytes) {
+        BadLayout(fmt::format("{} rows are larger than the {} bytes allowed", column.name,
+                              schema::kMaxRowBytes));
+      }
     }
     column.gzip_level = static_cast<int>(NonNegativeInteger(*gzip, column.name + " gzip"));
     column.shuffle = shuffle->get<bool>();
@@ -368,6 +383,10 @@ void LayoutColumnsFromJson(std::string_view json_text, StoreLayout* layout) {
   const Json* dr = Member(root, "dr_value_names");
   if (dr == nullptr || !dr->is_array()) {
     BadLayout("'dr_value_names' must be an array of strings");
+  }
+  if (dr->size() > schema::kMaxDrValues) {
+    BadLayout(fmt::format("'dr_value_names' lists {} names, more than the {} allowed", dr->size(),
+                          schema::kMaxDrValues));
   }
   layout->dr_value_names.clear();
   for (const Json& name : *dr) {

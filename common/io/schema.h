@@ -18,6 +18,7 @@
 //                             (the crash-safe prefix)
 //       start_step length start_obs seed episode_index (int64) success diverged (uint8)
 //       return (float64) language (fixed-width bytes) dr/<name> (float64)
+//     checksum/<column>       (E,) int64: CRC-32C of each episode's rows of <column>
 //     <step column>           (ΣT, ...) e.g. actions, rewards, dones, states
 //     obs/<key>               (ΣT + E, ...): each episode's T observations and its final one
 //   data/                     robomimic views (virtual datasets onto the store), built at the end
@@ -31,7 +32,8 @@ namespace simscale::io {
 namespace schema {
 
 // Bump when a reader of the previous version could misread a file of the new one.
-inline constexpr int64_t kVersion = 1;
+// 2: per-episode, per-column checksums (episodes/checksum/<column>).
+inline constexpr int64_t kVersion = 2;
 
 inline constexpr std::string_view kStoreGroup = "episodes";
 inline constexpr std::string_view kIndexGroup = "episodes/index";
@@ -49,6 +51,9 @@ inline constexpr std::string_view kEpisodeIndex = "episode_index";
 inline constexpr std::string_view kReturn = "return";
 inline constexpr std::string_view kLanguage = "language";
 inline constexpr std::string_view kDrGroup = "dr";
+// Per-column checksums, one row per episode: episodes/checksum/<column name>, int64 holding the
+// CRC-32C (checksum.h) of the episode's rows of that column as stored (little-endian bytes).
+inline constexpr std::string_view kChecksumGroup = "episodes/checksum";
 // Parallel HDF5 cannot write variable-length data collectively: instructions are fixed-width.
 inline constexpr size_t kLanguageBytes = 256;
 
@@ -101,6 +106,16 @@ inline constexpr std::string_view kAttrSplitSeed = "split_seed";
 inline constexpr uint64_t kTargetChunkBytes = 768 * 1024;
 inline constexpr uint64_t kMaxChunkRows = 1024;
 inline constexpr uint64_t kIndexChunkRows = 256;
+
+// Caps on what is read from a file before it is trusted: a damaged or hostile file must give a
+// clear error, not a huge allocation.
+inline constexpr size_t kMaxStringAttributeBytes = 16 * 1024 * 1024;  // config text, JSON
+inline constexpr size_t kMaxColumns = 1024;                           // per list in @layout
+inline constexpr size_t kMaxDrValues = 1024;
+inline constexpr size_t kMaxRowDims = 8;
+inline constexpr uint64_t kMaxRowBytes = 256ULL * 1024 * 1024;  // one row of one column
+inline constexpr int64_t kMaxEpisodes = int64_t{1} << 40;
+inline constexpr int64_t kMaxSteps = int64_t{1} << 48;
 
 // "demo_<i>".
 std::string DemoName(int64_t episode);

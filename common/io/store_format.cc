@@ -3,8 +3,10 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/core/error.h"
+#include "common/io/checksum.h"
 
 namespace simscale::io::internal {
 
@@ -27,7 +29,23 @@ std::vector<IndexColumn> IndexColumns(const StoreLayout& layout) {
     columns.push_back({fmt::format("{}/{}/{}", schema::kIndexGroup, schema::kDrGroup, name), false,
                        DType::kFloat64});
   }
+  for (const auto* list : {&layout.step_columns, &layout.obs_columns}) {
+    for (const ColumnSpec& column : *list) columns.push_back({ChecksumPath(column), false});
+  }
   return columns;
+}
+
+size_t FirstChecksumColumn(const StoreLayout& layout) { return 9 + layout.dr_value_names.size(); }
+
+std::string ChecksumPath(const ColumnSpec& column) {
+  return fmt::format("{}/{}", schema::kChecksumGroup, column.name);
+}
+
+int64_t RowsChecksum(const void* bytes, size_t size) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+                "checksums are of the stored (little-endian) bytes; a big-endian host would "
+                "have to swap first");
+  return static_cast<int64_t>(Crc32c(bytes, size));
 }
 
 std::vector<hsize_t> Dims(uint64_t rows, const std::vector<uint64_t>& row_shape) {
@@ -73,21 +91,22 @@ StoreLayout ReadLayout(const h5::File& file) {
   }
   const int64_t version = store.ReadIntAttribute(schema::kAttrSchemaVersion);
   if (version != schema::kVersion) {
-    throw InvalidArgumentError(
-        fmt::format("'{}': /{}@{} is {}, expected {} (written by another version of SimScale)",
-                    file.file_name(), schema::kStoreGroup, schema::kAttrSchemaVersion, version,
-                    schema::kVersion));
+    throw InvalidArgumentError(fmt::format(
+        "'{}' is a SimScale store of schema version {}, but this build reads version {}: "
+        "regenerate it with this build's datagen_mpi, or read it with the SimScale version that "
+        "wrote it",
+        file.file_name(), version, schema::kVersion));
   }
   StoreLayout layout;
   try {
     LayoutColumnsFromJson(store.ReadStringAttribute(schema::kAttrLayout), &layout);
+    layout.env_name = store.ReadStringAttribute(schema::kAttrEnvName);
+    layout.env_kwargs_json = store.ReadStringAttribute(schema::kAttrEnvKwargs);
+    layout.resolved_config_yaml = store.ReadStringAttribute(schema::kAttrConfigYaml);
+    layout.git_sha = store.ReadStringAttribute(schema::kAttrGitSha);
   } catch (const InvalidArgumentError& error) {
     throw InvalidArgumentError(fmt::format("'{}': {}", file.file_name(), error.what()));
   }
-  layout.env_name = store.ReadStringAttribute(schema::kAttrEnvName);
-  layout.env_kwargs_json = store.ReadStringAttribute(schema::kAttrEnvKwargs);
-  layout.resolved_config_yaml = store.ReadStringAttribute(schema::kAttrConfigYaml);
-  layout.git_sha = store.ReadStringAttribute(schema::kAttrGitSha);
   return layout;
 }
 
@@ -108,6 +127,13 @@ CommittedCounts ReadCommitted(const h5::File& file) {
         file.file_name(), schema::kIndexGroup, counts.episodes, counts.steps, counts.obs_rows,
         counts.generated));
   }
+  if (counts.episodes > schema::kMaxEpisodes || counts.steps > schema::kMaxSteps) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}': /{} claims {} episodes and {} steps, beyond the {} and {} a store may hold: the "
+        "file is damaged",
+        file.file_name(), schema::kIndexGroup, counts.episodes, counts.steps, schema::kMaxEpisodes,
+        schema::kMaxSteps));
+  }
   return counts;
 }
 
@@ -122,13 +148,30 @@ namespace {
 
 template <typename T>
 std::vector<T> ReadColumn(const h5::File& file, const IndexColumn& column, int64_t rows) {
+  const h5::Dataset dataset = OpenStoreDataset(file, column.path);
+  const std::vector<hsize_t> dims = dataset.dims();
+  if (dims.size() != 1 || dims[0] < static_cast<hsize_t>(rows)) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}': /{} has shape ({}), not the {} rows of the committed episodes: the file is "
+        "damaged; regenerate it with datagen_mpi",
+        file.file_name(), column.path, fmt::join(dims, ", "), rows));
+  }
   std::vector<T> values(static_cast<size_t>(rows));
-  file.OpenDataset(column.path)
-      .ReadRows(IndexMemoryType(column), 0, static_cast<hsize_t>(rows), values.data());
+  dataset.ReadRows(IndexMemoryType(column), 0, static_cast<hsize_t>(rows), values.data());
   return values;
 }
 
 }  // namespace
+
+h5::Dataset OpenStoreDataset(const h5::File& file, const std::string& path) {
+  if (file.KindOf(path) != h5::ObjectKind::kDataset) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}' has no dataset /{}, which a store of its layout must have: the file is damaged or "
+        "was edited; regenerate it with datagen_mpi",
+        file.file_name(), path));
+  }
+  return file.OpenDataset(path);
+}
 
 StoreIndex ReadIndex(const h5::File& file, const StoreLayout& layout, int64_t episodes) {
   const std::vector<IndexColumn> columns = IndexColumns(layout);
@@ -142,7 +185,7 @@ StoreIndex ReadIndex(const h5::File& file, const StoreLayout& layout, int64_t ep
   index.episode_index = ReadColumn<int64_t>(file, columns[6], episodes);
   index.episode_return = ReadColumn<double>(file, columns[7], episodes);
   std::vector<char> text(static_cast<size_t>(episodes) * schema::kLanguageBytes);
-  file.OpenDataset(columns[8].path)
+  OpenStoreDataset(file, columns[8].path)
       .ReadRows(IndexMemoryType(columns[8]), 0, static_cast<hsize_t>(episodes), text.data());
   index.language.reserve(static_cast<size_t>(episodes));
   for (int64_t e = 0; e < episodes; ++e) {
@@ -151,6 +194,9 @@ StoreIndex ReadIndex(const h5::File& file, const StoreLayout& layout, int64_t ep
   }
   for (size_t d = 0; d < layout.dr_value_names.size(); ++d) {
     index.dr_values.push_back(ReadColumn<double>(file, columns[9 + d], episodes));
+  }
+  for (size_t c = FirstChecksumColumn(layout); c < columns.size(); ++c) {
+    index.checksums.push_back(ReadColumn<int64_t>(file, columns[c], episodes));
   }
   return index;
 }

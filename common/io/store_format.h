@@ -20,8 +20,15 @@ struct IndexColumn {
 };
 
 // In a fixed order: start_step, length, start_obs, seed, success, diverged, episode_index,
-// return, language, dr/<name>...
+// return, language, dr/<name>..., then checksum/<column> for every step column and every
+// observation column, in the layout's order.
 std::vector<IndexColumn> IndexColumns(const StoreLayout& layout);
+// Position of the first checksum column in IndexColumns(layout).
+size_t FirstChecksumColumn(const StoreLayout& layout);
+// "episodes/checksum/<column name>".
+std::string ChecksumPath(const ColumnSpec& column);
+// The checksum of one episode's rows of a column (`bytes` as stored: little-endian rows).
+int64_t RowsChecksum(const void* bytes, size_t size);
 
 // {rows, row_shape...}.
 std::vector<hsize_t> Dims(uint64_t rows, const std::vector<uint64_t>& row_shape);
@@ -36,8 +43,8 @@ h5::Datatype IndexMemoryType(const IndexColumn& column);
 // Writes every layout attribute of episodes/ (schema version, layout JSON, env, config, git sha).
 void WriteLayoutAttributes(const h5::Group& store, const StoreLayout& layout);
 
-// Reads the layout from episodes/ attributes. Throws InvalidArgumentError naming the file when it
-// is not a store of this schema version.
+// Reads the layout from episodes/ attributes. Throws InvalidArgumentError with one sentence
+// naming the file when it is not a store, or one of another schema version.
 StoreLayout ReadLayout(const h5::File& file);
 
 struct CommittedCounts {
@@ -46,15 +53,20 @@ struct CommittedCounts {
   int64_t obs_rows = 0;
   int64_t generated = 0;  // >= episodes; the next generation index
 };
+// Throws InvalidArgumentError when the counts are inconsistent, beyond the caps of schema.h, or
+// larger than the index datasets.
 CommittedCounts ReadCommitted(const h5::File& file);
 void WriteCommitted(const h5::Group& index_group, const CommittedCounts& counts);
-
 
 // Creates (replacing any) the robomimic views and masks in a serially opened store file, then
 // sets episodes@views_built.
 void BuildViews(const h5::File& file, const ViewOptions& options);
 
-// Reads the first `episodes` rows of every index column.
+// Opens a dataset the layout requires; a missing one is an InvalidArgumentError naming the file
+// and the dataset.
+h5::Dataset OpenStoreDataset(const h5::File& file, const std::string& path);
+
+// Reads the first `episodes` rows of every index column (and the checksums).
 StoreIndex ReadIndex(const h5::File& file, const StoreLayout& layout, int64_t episodes);
 
 }  // namespace simscale::io::internal

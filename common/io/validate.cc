@@ -12,6 +12,7 @@
 
 #include "common/core/error.h"
 #include "common/io/hdf5.h"
+#include "common/io/open_file.h"
 #include "common/io/schema.h"
 #include "common/io/store_format.h"
 
@@ -61,7 +62,7 @@ class Validator {
 
   std::vector<Problem> Run() {
     try {
-      file_.emplace(h5::File::Open(path_.string(), h5::File::Mode::kReadOnly));
+      file_.emplace(OpenDatasetFile(path_));
     } catch (const Error& error) {
       report_.Add("/", fmt::format("cannot open the file: {}", error.what()));
       return report_.Finish();
@@ -103,6 +104,7 @@ class Validator {
     if (!CheckStoreAttributes(store)) return;
     CheckIndex();
     CheckColumns();
+    CheckChecksums();
     CheckDones();
     const bool views_built = ReadFlag(store, schema::kAttrViewsBuilt).value_or(0) == 1;
     if (views_built) {
@@ -147,7 +149,9 @@ class Validator {
     }
     if (version != schema::kVersion) {
       report_.Add(at(schema::kAttrSchemaVersion),
-                  fmt::format("is {}, expected {}", version, schema::kVersion));
+                  fmt::format("is {}, but this build reads version {}: regenerate the file with "
+                              "this build's datagen_mpi",
+                              version, schema::kVersion));
       return false;
     }
     for (const std::string_view name :
@@ -236,7 +240,9 @@ class Validator {
     const auto episode_index = ReadIndexColumn<int64_t>(columns[6]);
     ReadIndexColumn<double>(columns[7]);
     ReadIndexColumn<char>(columns[8]);
-    for (size_t d = 9; d < columns.size(); ++d) ReadIndexColumn<double>(columns[d]);
+    for (size_t d = 9; d < internal::FirstChecksumColumn(layout_); ++d) {
+      ReadIndexColumn<double>(columns[d]);
+    }
     const int64_t episodes = committed_.episodes;
     const auto at = [](std::string_view column, int64_t i) {
       return fmt::format("/{}/{}[{}]", schema::kIndexGroup, column, i);
@@ -350,6 +356,83 @@ class Validator {
           }
         });
       }
+    }
+  }
+
+  // Every committed row of every column against the per-episode checksums.
+  void CheckChecksums() {
+    const std::vector<IndexColumn> columns = internal::IndexColumns(layout_);
+    size_t position = internal::FirstChecksumColumn(layout_);
+    for (const auto* list : {&layout_.step_columns, &layout_.obs_columns}) {
+      const bool observation = list == &layout_.obs_columns;
+      for (const ColumnSpec& column : *list) {
+        const std::optional<std::vector<int64_t>> sums =
+            ReadIndexColumn<int64_t>(columns[position++]);
+        const std::string path = internal::StorePath(column);
+        if (!sums || !index_usable_ || file_->KindOf(path) != h5::ObjectKind::kDataset) continue;
+        Guard(Slash(path), [&] { CheckColumnChecksums(column, observation, *sums); });
+      }
+    }
+  }
+
+  // Reads the column a block of episodes at a time (memory stays bounded for image columns).
+  void CheckColumnChecksums(const ColumnSpec& column, bool observation,
+                            const std::vector<int64_t>& sums) {
+    const std::string path = internal::StorePath(column);
+    const h5::Dataset dataset = file_->OpenDataset(path);
+    const int64_t rows = observation ? committed_.obs_rows : committed_.steps;
+    if (dataset.dims().empty() || dataset.dims()[0] != static_cast<hsize_t>(rows)) return;
+    constexpr uint64_t kBlockBytes = 64 * 1024 * 1024;
+    const uint64_t row_bytes = column.row_bytes();
+    const std::vector<int64_t>& starts = observation ? *start_obs_ : *start_step_;
+    std::vector<uint8_t> block;
+    for (int64_t first = 0; first < committed_.episodes;) {
+      const auto row_of = [&](int64_t e) {
+        return e < committed_.episodes ? starts[static_cast<size_t>(e)] : rows;
+      };
+      int64_t last = first + 1;  // at least one episode per block, as large as it is
+      while (last < committed_.episodes &&
+             static_cast<uint64_t>(row_of(last + 1) - row_of(first)) * row_bytes <= kBlockBytes) {
+        ++last;
+      }
+      const int64_t first_row = row_of(first);
+      const int64_t num_rows = row_of(last) - first_row;
+      block.resize(static_cast<size_t>(static_cast<uint64_t>(num_rows) * row_bytes));
+      const auto read_rows = [&](int64_t row, int64_t count, uint8_t* out) {
+        try {
+          dataset.ReadRows(h5::Datatype::Native(column.dtype), static_cast<hsize_t>(row),
+                           static_cast<hsize_t>(count), out);
+          return true;
+        } catch (const h5::Hdf5Error&) {
+          return false;
+        }
+      };
+      // A block that cannot be decoded is read again episode by episode, to name the damaged.
+      const bool block_read = read_rows(first_row, num_rows, block.data());
+      for (int64_t e = first; e < last; ++e) {
+        const int64_t begin = row_of(e);
+        const int64_t end = row_of(e + 1);
+        uint8_t* rows_of_e = block.data() + static_cast<uint64_t>(begin - first_row) * row_bytes;
+        if (!block_read && !read_rows(begin, end - begin, rows_of_e)) {
+          report_.AddCapped(Slash(path), Slash(path),
+                            fmt::format("episode {} (rows [{}, {})) cannot be read: HDF5 could "
+                                        "not decode its stored data (damaged)",
+                                        e, begin, end));
+          continue;
+        }
+        const int64_t read = internal::RowsChecksum(
+            block.data() + static_cast<uint64_t>(begin - first_row) * row_bytes,
+            static_cast<size_t>(static_cast<uint64_t>(end - begin) * row_bytes));
+        const int64_t stored = sums[static_cast<size_t>(e)];
+        if (read != stored) {
+          report_.AddCapped(
+              Slash(path), Slash(path),
+              fmt::format("episode {} (rows [{}, {})) does not match its checksum (stored {:08x}, "
+                          "read {:08x}): the data was damaged after it was written",
+                          e, begin, end, stored, read));
+        }
+      }
+      first = last;
     }
   }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -11,6 +12,7 @@
 #include "common/core/log.h"
 #include "common/io/episode_store.h"
 #include "common/io/hdf5.h"
+#include "common/io/open_file.h"
 #include "common/io/robomimic_reader.h"
 #include "common/io/schema.h"
 
@@ -87,15 +89,31 @@ bool IsLowDim(const std::string& key, const std::vector<uint64_t>& row_shape) {
 
 class StoreImages : public ImageSource {
  public:
-  StoreImages(const fs::path& path, std::vector<std::string> columns)
-      : reader_(path), columns_(std::move(columns)) {}
-  void Read(size_t camera, int64_t, int64_t first_obs_row, int64_t step, uint8_t* out) override {
+  StoreImages(const fs::path& path, std::vector<std::string> columns, bool verify)
+      : reader_(path, ReaderOptions(verify)), columns_(std::move(columns)), verify_(verify) {}
+  void Read(size_t camera, int64_t file_episode, int64_t first_obs_row, int64_t step,
+            uint8_t* out) override {
+    // Images are read a row at a time; a row cannot be checked alone, so the first read of an
+    // (episode, camera) reads and verifies the episode's whole block once.
+    if (verify_ && verified_.insert({camera, file_episode}).second) {
+      const auto [first, rows] = reader_.EpisodeRows(columns_[camera], file_episode);
+      scratch_.resize(static_cast<size_t>(rows) * reader_.column(columns_[camera]).row_bytes());
+      reader_.ReadRows(columns_[camera], first, rows, scratch_.data());
+    }
     reader_.ReadRows(columns_[camera], first_obs_row + step, 1, out);
   }
 
  private:
+  static io::StoreReaderOptions ReaderOptions(bool verify) {
+    io::StoreReaderOptions options;
+    options.verify_checksums = verify;
+    return options;
+  }
   io::EpisodeStoreReader reader_;
   std::vector<std::string> columns_;
+  bool verify_;
+  std::set<std::pair<size_t, int64_t>> verified_;
+  std::vector<uint8_t> scratch_;
 };
 
 class RobomimicImages : public ImageSource {
@@ -174,16 +192,10 @@ TrajectoryDataset::TrajectoryDataset(const fs::path& path, DatasetOptions option
   CheckArgument(options_.history >= 1, "train.history", options_.history, "at least 1 frame");
   CheckArgument(options_.action_horizon >= 1, "train.action_horizon", options_.action_horizon,
                 "at least 1 action");
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    throw InvalidArgumentError(
-        fmt::format("dataset '{}' does not exist or is not a file", path.string()));
-  }
   // A SimScale store has episodes/ (read natively, much faster than through the views); any other
   // robomimic-layout file only data/.
-  const bool is_store = io::h5::File::Open(path.string(), io::h5::File::Mode::kReadOnly)
-                            .Exists(io::schema::kStoreGroup);
-  if (is_store) {
+  // Opening it first turns a truncated, non-HDF5 or damaged file into one clear sentence.
+  if (io::IsEpisodeStore(path)) {
     LoadStore(path);
   } else {
     LoadRobomimic(path);
@@ -213,7 +225,10 @@ TrajectoryDataset::~TrajectoryDataset() = default;
 
 void TrajectoryDataset::LoadStore(const fs::path& path) {
   format_ = "store";
-  io::EpisodeStoreReader reader(path);
+  io::StoreReaderOptions reader_options;
+  reader_options.verify_checksums = options_.verify_checksums;
+  // Whole columns are read below, so every selected episode's low-dimensional data is verified.
+  io::EpisodeStoreReader reader(path, reader_options);
   env_name_ = reader.layout().env_name;
   const auto& layout = reader.layout();
   // State keys: the requested ones, or every low-dimensional observation column.
@@ -278,7 +293,8 @@ void TrajectoryDataset::LoadStore(const fs::path& path) {
   if (!options_.cameras.empty()) {
     std::vector<std::string> image_columns;
     for (const auto& camera : options_.cameras) image_columns.push_back("obs/" + ImageKey(camera));
-    images_ = std::make_unique<StoreImages>(path, std::move(image_columns));
+    images_ =
+        std::make_unique<StoreImages>(path, std::move(image_columns), options_.verify_checksums);
   }
 }
 

@@ -24,6 +24,9 @@ struct DatasetOptions {
   bool language = false;       // load each episode's instruction
   // Which episodes: "train" (mask/train), "valid" (mask/valid) or "all".
   std::string split = "train";
+  // Verify what is read from a SimScale store against its per-episode checksums (a damaged
+  // file stops training with the file, column and episode named). Robomimic files carry none.
+  bool verify_checksums = true;
 };
 
 // One batch in plain host buffers (filled by the loader thread, turned into tensors later).

@@ -4,10 +4,15 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/io/episode_store.h"
+#include "common/io/hdf5.h"
+#include "tests/io/file_dump.h"
 #include "tests/support/process.h"
 
 namespace simscale {
@@ -62,19 +67,29 @@ class DatagenTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// The resolved config names the output file, which differs between the runs compared
+// (common/io/README.md, "Run-specific attributes").
+const std::set<std::string> kRunSpecificAttributes = {"/episodes@config_yaml",
+                                                      "/data@simscale_config_yaml"};
+
 TEST_F(DatagenTest, SameContentAtAnyRankCount) {
   // 7 episodes, 1 per rank per round: uneven rounds, and ranks with nothing in the last one.
   const std::string args =
       "--env pick_place --episodes 7 --set datagen.episodes_per_round=1 --max-steps 40 "
       "--dr default --cameras agentview --set datagen.image_size=16 --seed 3";
   std::vector<std::vector<uint8_t>> reference;
+  std::map<std::string, std::string> reference_file;
   for (int ranks : {1, 2, 3, 4}) {
     const fs::path output = dir_ / ("ranks" + std::to_string(ranks) + ".h5");
     const auto result = Datagen(ranks, args, output);
     ASSERT_EQ(result.exit_code, 0) << result.output;
     const auto content = Content(output);
+    // The whole file too: every dataset (checksums included), attribute, DR value, view and
+    // mask, except the documented run-specific attributes.
+    const auto file = io::testing::DumpFile(output, kRunSpecificAttributes);
     if (reference.empty()) {
       reference = content;
+      reference_file = file;
       io::EpisodeStoreReader reader(output);
       EXPECT_EQ(reader.num_episodes(), 7);
       EXPECT_TRUE(reader.complete());
@@ -85,6 +100,7 @@ TEST_F(DatagenTest, SameContentAtAnyRankCount) {
         EXPECT_TRUE(content[i] == reference[i])
             << "part " << i << " differs at " << ranks << " ranks";
       }
+      EXPECT_EQ(io::testing::DumpDifferences(reference_file, file), "") << ranks << " ranks";
     }
   }
 }
@@ -149,6 +165,23 @@ TEST_F(DatagenTest, ValidateAndStatsModes) {
   ASSERT_EQ(Datagen(2, "--env reach --episodes 4", output).exit_code, 0);
   const auto valid = RunProcess(ToolPath("datagen_mpi") + " --validate " + output.string());
   EXPECT_EQ(valid.exit_code, 0) << valid.output;
+  // A byte flipped inside the stored rewards: --validate names the column and the episode.
+  const fs::path damaged = dir_ / "damaged.h5";
+  fs::copy_file(output, damaged);
+  uint64_t address = 0;
+  {
+    const io::h5::File file = io::h5::File::Open(damaged.string(), io::h5::File::Mode::kReadOnly);
+    address = file.OpenDataset("episodes/rewards").ChunkLocations().at(0).file_address;
+  }
+  {
+    std::fstream stream(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    stream.seekp(static_cast<std::streamoff>(address + 2));
+    stream.put('\x7f');
+  }
+  const auto invalid = RunProcess(ToolPath("datagen_mpi") + " --validate " + damaged.string());
+  EXPECT_EQ(invalid.exit_code, 1) << invalid.output;
+  EXPECT_NE(invalid.output.find("/episodes/rewards: episode 0 (rows [0, "), std::string::npos)
+      << invalid.output;
   const auto stats = RunProcess(ToolPath("datagen_mpi") + " --stats " + output.string());
   EXPECT_EQ(stats.exit_code, 0) << stats.output;
   EXPECT_NE(stats.output.find("episodes"), std::string::npos) << stats.output;

@@ -7,7 +7,9 @@ Mimics robomimic (d309eae) utils/file_utils.py and utils/dataset.py: SWMR open w
 libver='latest', env_args JSON with an integer 'type', demos sorted by int(name[5:]),
 @num_samples, 2-D actions, every obs/<k> and next_obs/<k>, and the mask filter keys decoded to
 demo names. Then checks next_obs[t] == obs[t+1] within each episode and every view against the
-store it is a view of. With --synthetic (a file of tests/io/synthetic_episodes), also checks
+store it is a view of, every demo attribute (seed, success, diverged, language, DR values)
+against the index, and every column's per-episode CRC-32C (episodes/checksum/<column>) with an
+independent implementation. With --synthetic (a file of tests/io/synthetic_episodes), also checks
 actions and obs/ee_pos against the generator's formulas. Uses only h5py and numpy (Debian's python3-h5py). Exit code 0 on success;
 each failed check prints a line.
 """
@@ -20,9 +22,74 @@ import numpy as np
 failures = []
 
 
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        table.append(crc)
+    return table
+
+
+CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli) of bytes, as common/io/checksum.h computes it."""
+    crc = 0xFFFFFFFF
+    table = CRC32C_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def check_checksums(store, start_step, start_obs, lengths):
+    """Each episode's rows of each column against episodes/checksum/<column>."""
+    columns = []
+    store["checksum"].visititems(
+        lambda name, obj: columns.append(name) if isinstance(obj, h5py.Dataset) else None)
+    check(len(columns) > 0, "episodes/checksum holds no checksums")
+    for name in columns:
+        sums = store[f"checksum/{name}"][()]
+        data = store[name]
+        observation = name.startswith("obs/")
+        for i, T in enumerate(lengths):
+            first = start_obs[i] if observation else start_step[i]
+            rows = data[first:first + T + (1 if observation else 0)]
+            got = crc32c(np.ascontiguousarray(rows).astype(rows.dtype.newbyteorder("<")).tobytes())
+            check(got == int(sums[i]), f"episodes/{name} episode {i}: CRC-32C {got:08x}, "
+                  f"stored {int(sums[i]):08x}")
+
+
 def check(condition, message):
     if not condition:
         failures.append(message)
+
+
+def check_observation(demo, store, ep, key, o, T):
+    """obs/<key> and next_obs/<key> of a demo against rows [o, o + T + 1) of the store."""
+    obs = demo[f"obs/{key}"][()]
+    next_obs = demo[f"next_obs/{key}"][()]
+    check(obs.shape[0] == T, f"{ep}/obs/{key} has {obs.shape[0]} rows")
+    check(next_obs.shape == obs.shape, f"{ep}/next_obs/{key} shape {next_obs.shape}")
+    check(np.array_equal(next_obs[:-1], obs[1:]), f"{ep}: next_obs/{key}[t] != obs/{key}[t+1]")
+    block = store[f"obs/{key}"][o:o + T + 1]
+    check(np.array_equal(obs, block[:-1]), f"{ep}/obs/{key} differs from the store")
+    check(np.array_equal(next_obs, block[1:]), f"{ep}/next_obs/{key} differs from the store")
+    if obs.dtype == np.uint8:
+        check(obs.ndim == 4 and obs.shape[-1] == 3, f"{ep}/obs/{key} is not (T, H, W, 3) uint8")
+
+
+def check_demo_attributes(demo, index, i, ep):
+    """A demo's attributes against row i of the store's index."""
+    for key in ("seed", "success", "diverged"):
+        check(demo.attrs[key] == index[key][i], f"{ep}@{key}")
+    language = index["language"][i].rstrip(b"\0").decode("utf-8")
+    check(demo.attrs["language"] == language, f"{ep}@language")
+    if "dr" in index:
+        for name in index["dr"].keys():
+            check(demo.attrs[f"dr_{name}"] == index[f"dr/{name}"][i], f"{ep}@dr_{name}")
 
 
 def main(path, synthetic):
@@ -79,22 +146,10 @@ def main(path, synthetic):
             dones = demo["dones"][()]
             check(dones[-1] == 1, f"{ep}/dones[-1] is {dones[-1]}")
             for key in obs_keys:
-                obs = demo[f"obs/{key}"][()]
-                next_obs = demo[f"next_obs/{key}"][()]
-                check(obs.shape[0] == num_samples, f"{ep}/obs/{key} has {obs.shape[0]} rows")
-                check(next_obs.shape == obs.shape, f"{ep}/next_obs/{key} shape {next_obs.shape}")
-                check(np.array_equal(next_obs[:-1], obs[1:]),
-                      f"{ep}: next_obs/{key}[t] != obs/{key}[t+1]")
-                block = store[f"obs/{key}"][o:o + T + 1]
-                check(np.array_equal(obs, block[:-1]), f"{ep}/obs/{key} differs from the store")
-                check(np.array_equal(next_obs, block[1:]),
-                      f"{ep}/next_obs/{key} differs from the store")
-                if obs.dtype == np.uint8:
-                    check(obs.ndim == 4 and obs.shape[-1] == 3,
-                          f"{ep}/obs/{key} is not (T, H, W, 3) uint8")
-            check(demo.attrs["seed"] == index["seed"][i], f"{ep}@seed")
-            check(demo.attrs["success"] == index["success"][i], f"{ep}@success")
+                check_observation(demo, store, ep, key, o, T)
+            check_demo_attributes(demo, index, i, ep)
         check(f["data"].attrs["total"] == total, f"data@total {f['data'].attrs['total']} != {total}")
+        check_checksums(store, start_step, start_obs, lengths)
 
         # robomimic: FileUtils.get_demos_for_filter_key
         names = set(demos)

@@ -8,12 +8,14 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/core/atomic_file.h"
+#include "common/io/hdf5.h"
 #include "tests/support/process.h"
 #include "tests/train/checkpoint_compare.h"
 #include "tests/train/train_fixture.h"
@@ -260,6 +262,47 @@ TEST_F(TrainTest, BadDatasetAndKeysAreClearErrors) {
   EXPECT_EQ(key.exit_code, 2);
   EXPECT_NE(key.output.find("'elbow' is not a low-dimensional observation"), std::string::npos)
       << key.output;
+}
+
+// 200 random bytes flipped inside the stored data of a column, as a bad disk or copy would.
+void FlipBytesInAChunk(const fs::path& path, const std::string& dataset_path) {
+  io::h5::Dataset::ChunkLocation chunk;
+  {
+    const io::h5::File file = io::h5::File::Open(path.string(), io::h5::File::Mode::kReadOnly);
+    chunk = file.OpenDataset(dataset_path).ChunkLocations().at(0);
+  }
+  std::fstream stream(path, std::ios::in | std::ios::out | std::ios::binary);
+  std::mt19937 random(3);
+  for (int i = 0; i < 200; ++i) {
+    const auto at = static_cast<std::streamoff>(chunk.file_address + random() % chunk.bytes);
+    char byte = 0;
+    stream.seekg(at);
+    stream.read(&byte, 1);
+    byte = static_cast<char>(byte ^ static_cast<char>(1 + random() % 255));
+    stream.seekp(at);
+    stream.write(&byte, 1);
+  }
+}
+
+TEST_F(TrainTest, DamagedDatasetStopsTrainingNamingFileColumnAndEpisode) {
+  const fs::path damaged = dir_ / "damaged.h5";
+  fs::copy_file(dataset_, damaged);
+  FlipBytesInAChunk(damaged, "episodes/actions");
+  const auto train = [&](const std::string& run, const std::string& extra) {
+    return RunProcess(ToolPath("train_ddp") + " --dataset " + damaged.string() + " --output " +
+                          (dir_ / run).string() +
+                          " --steps 2 --set train.warmup_steps=1 --log.level warn" + extra,
+                      300);
+  };
+  const auto checked = train("damaged_run", "");
+  EXPECT_NE(checked.exit_code, 0) << checked.output;
+  const std::regex named("'" + damaged.string() +
+                         "': column 'actions' of episode [0-9]+ \\(rows \\[[0-9]+, [0-9]+\\)\\) "
+                         "does not match its checksum");
+  EXPECT_TRUE(std::regex_search(checked.output, named)) << checked.output;
+  // Verification is switchable: without it the damage goes unnoticed by the reader.
+  const auto unchecked = train("unchecked_run", " --set data.verify_checksums=false");
+  EXPECT_EQ(unchecked.output.find("checksum"), std::string::npos) << unchecked.output;
 }
 
 }  // namespace
