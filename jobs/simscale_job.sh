@@ -133,14 +133,16 @@ simscale_workflow() {
       --output "$out/run" --resume ${SIMSCALE_TRAIN_ARGS:-}
   fi
 
-  # 3. Evaluation and the results table: written once; an interrupted evaluation starts again.
+  # 3. Evaluation and the results table: written once; an interrupted evaluation continues
+  # (evaluate --resume keeps the episodes it finished).
   if [ -f "$out/results.txt" ]; then
     simscale_log "results $out/results.txt exist: kept"
   else
     if [ ! -f "$out/eval/results.json" ]; then
       # shellcheck disable=SC2086
       simscale_step evaluate "$SIMSCALE_BIN/evaluate" --config "$eval_config" "${task[@]}" \
-        --policy "$out/run" --output "$out/eval" ${SIMSCALE_EVAL_ARGS:-} > "$out/eval.table.tmp"
+        --policy "$out/run" --output "$out/eval" --resume ${SIMSCALE_EVAL_ARGS:-} \
+        > "$out/eval.table.tmp"
     fi
     {
       echo "SimScale results: job ${SLURM_JOB_ID:-none} on ${SLURM_NTASKS:-1} rank(s)," \
