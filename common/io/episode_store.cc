@@ -563,6 +563,38 @@ void EpisodeStoreWriter::Finalize() {
 // ---------------------------------------------------------------------------------------------
 // Reader
 
+namespace {
+
+// The index a writer leaves: episode e's steps start where episode e - 1's end, its observation
+// rows one row later per earlier episode, every length >= 1, the lengths summing to the committed
+// steps. Anything else is damage, refused before a read trusts a start or a length.
+void CheckIndexIsContiguous(const StoreIndex& index, const CommittedCounts& counts,
+                            const fs::path& path) {
+  int64_t step = 0;
+  for (int64_t e = 0; e < index.size(); ++e) {
+    const auto k = static_cast<size_t>(e);
+    const int64_t length = index.length[k];
+    if (length < 1 || length > counts.steps - step || index.start_step[k] != step ||
+        index.start_obs[k] != step + e) {
+      throw InvalidArgumentError(fmt::format(
+          "'{}': the episode index is damaged at episode {} (start_step {}, start_obs {}, length "
+          "{}; expected start_step {}, start_obs {} and a length of 1 to {}); run datagen_mpi "
+          "--validate for details and regenerate the file",
+          path.string(), e, index.start_step[k], index.start_obs[k], length, step, step + e,
+          counts.steps - step));
+    }
+    step += length;
+  }
+  if (step != counts.steps) {
+    throw InvalidArgumentError(fmt::format(
+        "'{}': the episode lengths sum to {} but {} steps are committed: the index is damaged; run "
+        "datagen_mpi --validate for details and regenerate the file",
+        path.string(), step, counts.steps));
+  }
+}
+
+}  // namespace
+
 EpisodeStoreReader::EpisodeStoreReader(const fs::path& path, const StoreReaderOptions& options)
     : path_(path), file_(OpenDatasetFile(path)), verify_(options.verify_checksums) {
   layout_ = internal::ReadLayout(file_);
@@ -578,6 +610,7 @@ EpisodeStoreReader::EpisodeStoreReader(const fs::path& path, const StoreReaderOp
   }
   num_steps_ = counts.steps;
   index_ = internal::ReadIndex(file_, layout_, counts.episodes);
+  CheckIndexIsContiguous(index_, counts, path);
   size_t checksum_column = 0;
   for (const auto* list : {&layout_.step_columns, &layout_.obs_columns}) {
     const bool observation = list == &layout_.obs_columns;

@@ -249,11 +249,14 @@ class Validator {
     };
     if (length_) {
       int64_t total = 0;
+      bool lengths_ok = true;
       for (int64_t i = 0; i < episodes; ++i) {
         const int64_t t = (*length_)[static_cast<size_t>(i)];
-        if (t < 1)
+        if (t < 1) {
           report_.AddCapped("/episodes/index/length", at(schema::kLength, i),
                             fmt::format("is {}, expected >= 1", t));
+          lengths_ok = false;
+        }
         // A damaged length may be anything: the sum saturates instead of overflowing.
         if (__builtin_add_overflow(total, t, &total)) total = std::numeric_limits<int64_t>::max();
       }
@@ -262,8 +265,10 @@ class Validator {
             Slash(schema::kIndexGroup) + "/" + std::string(schema::kLength),
             fmt::format("lengths sum to {}, but {} steps are committed (/{}@{})", total,
                         committed_.steps, schema::kIndexGroup, schema::kAttrCommittedSteps));
+        lengths_ok = false;
       }
-      index_usable_ = true;
+      // Rows are located through the index only when every length is possible.
+      index_usable_ = lengths_ok;
     }
     if (start_step_ && length_) {
       // Each start against its predecessor, so one bad value is reported once or twice rather
@@ -271,7 +276,9 @@ class Validator {
       for (int64_t i = 0; i < episodes; ++i) {
         const size_t k = static_cast<size_t>(i);
         const int64_t s = (*start_step_)[k];
-        const int64_t expected = i == 0 ? 0 : (*start_step_)[k - 1] + (*length_)[k - 1];
+        int64_t expected = 0;
+        if (i > 0 && __builtin_add_overflow((*start_step_)[k - 1], (*length_)[k - 1], &expected))
+          expected = std::numeric_limits<int64_t>::max();
         if (s != expected) {
           report_.AddCapped(
               "/episodes/index/start_step", at(schema::kStartStep, i),
@@ -288,7 +295,9 @@ class Validator {
     if (start_obs_ && start_step_) {
       for (int64_t i = 0; i < episodes; ++i) {
         const int64_t s = (*start_obs_)[static_cast<size_t>(i)];
-        const int64_t expected = (*start_step_)[static_cast<size_t>(i)] + i;
+        int64_t expected = 0;
+        if (__builtin_add_overflow((*start_step_)[static_cast<size_t>(i)], i, &expected))
+          expected = std::numeric_limits<int64_t>::max();
         if (s != expected) {
           report_.AddCapped("/episodes/index/start_obs", at(schema::kStartObs, i),
                             fmt::format("is {}, expected {} (start_step + episode, since each "

@@ -106,6 +106,21 @@ TEST_F(StoreFileTest, BrokenIndexIsReportedWithItsPath) {
   EXPECT_TRUE(Contains(report, "/episodes/index/start_obs[3]: is")) << report;
 }
 
+// Found by fuzzing (tests/fuzz/corpus/store/crash_index_length): a damaged length made the reader
+// allocate whatever it said and the validator index rows past the dones column.
+TEST_F(StoreFileTest, DamagedLengthsAreRefusedByTheReaderAndReportedByTheValidator) {
+  SetInt(OpenForEdit(), "episodes/index/length", 1, int64_t{1} << 60);
+  try {
+    EpisodeStoreReader reader(path_);
+    FAIL() << "opened a store whose index is damaged";
+  } catch (const InvalidArgumentError& error) {
+    EXPECT_TRUE(Contains(error.what(), "the episode index is damaged at episode 1"))
+        << error.what();
+  }
+  const std::string report = Report();
+  EXPECT_TRUE(Contains(report, "/episodes/index/length: lengths sum to")) << report;
+}
+
 TEST_F(StoreFileTest, MaskNamingAMissingDemoIsReported) {
   const std::vector<int64_t> valid = ValidEpisodes(kEpisodes, ViewOptions{0.25, 0});
   ASSERT_EQ(valid.size(), 3u);
