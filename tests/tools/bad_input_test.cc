@@ -519,8 +519,9 @@ std::vector<Case> CheckpointCases() {
        "--config {C}/bc_reach_debug.yaml --steps 40 --dataset {F}/reach.h5 --output {D}/bc "
        "--resume",
        2,
-       "model.pt",
-       {},
+       "checkpoint '{D}/bc/checkpoints/step_000000020': model.pt is not a readable tensor "
+       "dictionary",
+       {"{D}/bc"},
        [step](const fs::path& f, const fs::path& d) {
          CopyTree(f / "bc", d / "bc");
          Truncate(d / step / "model.pt", 1000);
