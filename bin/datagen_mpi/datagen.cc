@@ -1,13 +1,17 @@
 #include "bin/datagen_mpi/datagen.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <utility>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -146,7 +150,12 @@ int InspectFile(const DatagenConfig& config, const mpi::Communicator& comm) {
 // --resume / --overwrite against what the output path holds (every rank checks).
 void CheckOutput(const DatagenConfig& config) {
   const fs::path output = config.run.output;
-  if (output.has_parent_path()) fs::create_directories(output.parent_path());
+  if (output.has_parent_path()) CreateDirectories(output.parent_path());
+  const fs::path parent = output.has_parent_path() ? output.parent_path() : fs::path(".");
+  if (::access(parent.c_str(), W_OK) != 0) {
+    throw IoError(fmt::format("cannot write the output '{}' in directory '{}': {}", output.string(),
+                              parent.string(), std::strerror(errno)));
+  }
   const fs::path partial = io::PartialPath(output);
   if (!config.run.resume && !config.run.overwrite) {
     if (fs::exists(output)) {

@@ -53,6 +53,16 @@ struct OutputState {
   int64_t attempt = 0;        // number of the record files this attempt writes
 };
 
+// --resume continues only the evaluation `saved` (its config.yaml) describes.
+void CheckSavedConfig(const config::Schema& schema, const fs::path& saved,
+                      const std::string& whose) {
+  EvalConfig declared_config;
+  config::Schema declared("evaluate", "");
+  DeclareOptions(&declared, &declared_config);
+  app::CheckResumedConfig(schema, declared, ReadFile(saved), whose + saved.string(),
+                          MayChangeOnResume);
+}
+
 // Rank 0 decides from the output directory whether the evaluation starts, resumes or is done, and
 // refuses to replace results or records without --overwrite.
 OutputState PrepareOutput(const EvalConfig& config, const config::Schema& schema) {
@@ -65,6 +75,9 @@ OutputState PrepareOutput(const EvalConfig& config, const config::Schema& schema
     fs::remove(out_dir / "results.json");
     fs::remove_all(records);
   } else if (config.run.resume && has_results) {
+    // A finished evaluation stands for the configuration that made it, not for another one.
+    const fs::path saved = out_dir / "config.yaml";
+    if (fs::exists(saved)) CheckSavedConfig(schema, saved, "the finished evaluation's ");
     state.complete = true;
   } else if (config.run.resume && has_records) {
     const fs::path saved = out_dir / "config.yaml";
@@ -74,11 +87,7 @@ OutputState PrepareOutput(const EvalConfig& config, const config::Schema& schema
           "--overwrite",
           out_dir.string()));
     }
-    EvalConfig declared_config;
-    config::Schema declared("evaluate", "");
-    DeclareOptions(&declared, &declared_config);
-    app::CheckResumedConfig(schema, declared, ReadFile(saved),
-                            "the interrupted evaluation's " + saved.string(), MayChangeOnResume);
+    CheckSavedConfig(schema, saved, "the interrupted evaluation's ");
     state.finished_json = FinishedToJson(ReadEpisodeRecords(records));
     state.attempt = NextRecordAttempt(records);
   } else if (has_results) {
@@ -92,7 +101,7 @@ OutputState PrepareOutput(const EvalConfig& config, const config::Schema& schema
         "--overwrite to start again",
         out_dir.string()));
   }
-  fs::create_directories(records);
+  CreateDirectories(records);
   return state;
 }
 

@@ -107,6 +107,13 @@ std::optional<fs::path> PrepareRunDirectory(const PpoConfig& c, const mpi::Commu
   std::string resume_from;
   mpi::RunAgreed(comm, [&] {
     if (!comm.is_root()) return;
+    // A train_ddp run is not a PPO run: neither continued nor (without --overwrite) cleared.
+    const auto trained = models::FindLatestCompleteCheckpoint(run_dir);
+    if (trained && !c.run.overwrite) {
+      throw InvalidArgumentError(fmt::format(
+          "run directory '{}' holds a train_ddp run ({}), not a PPO run; choose another --output",
+          run_dir.string(), trained->filename().string()));
+    }
     const auto latest = models::FindLatestCompleteCheckpoint(run_dir, models::kPpoCheckpointPrefix);
     const bool has_run = latest || fs::exists(run_dir / "metrics.jsonl");
     if (has_run && !c.run.resume && !c.run.overwrite) {
@@ -413,7 +420,6 @@ int Run(const PpoConfig& config, const config::Schema& schema, const mpi::Commun
         const PpoHooks& hooks) {
   NumUpdates(config, comm);  // a config error before anything is written
   const std::optional<fs::path> resume_from = PrepareRunDirectory(config, comm);
-  app::WriteResolvedConfig(schema, comm, fs::path(config.run.output) / "config.yaml");
   // PPO's networks are tiny: one intra-op thread per rank; the cores go to the envs and ranks.
   torch::set_num_threads(1);
   torch::manual_seed(config.run.seed);
@@ -423,6 +429,8 @@ int Run(const PpoConfig& config, const config::Schema& schema, const mpi::Commun
   } else if (config.run.resume) {
     log::Info("--resume: no complete checkpoint under {}; starting at update 1", config.run.output);
   }
+  // After the resume checks: a refused --resume leaves the run's config.yaml as it was.
+  app::WriteResolvedConfig(schema, comm, fs::path(config.run.output) / "config.yaml");
   const int code = training.Loop();
   if (code == 0) {
     // <run_dir>/curves.png: return, success, length, entropy, KL, SPS against env steps.

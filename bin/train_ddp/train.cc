@@ -27,6 +27,12 @@ struct TrainingInputs {
 // A run directory that has checkpoints is continued only with --resume or replaced with
 // --overwrite, never trained over by accident.
 void CheckRunDirectory(const fs::path& run_dir, const app::RunOptions& run) {
+  const auto ppo = models::FindLatestCompleteCheckpoint(run_dir, models::kPpoCheckpointPrefix);
+  if (ppo && !run.overwrite) {
+    throw InvalidArgumentError(fmt::format(
+        "run directory '{}' holds a ppo_vec run ({}), not a train_ddp run; choose another --output",
+        run_dir.string(), ppo->filename().string()));
+  }
   const auto existing = models::FindLatestCompleteCheckpoint(run_dir);
   if (existing && !run.resume && !run.overwrite) {
     throw InvalidArgumentError(fmt::format(
@@ -168,7 +174,6 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
   const std::shared_ptr<models::Policy>& model = inputs.model;
   ClearRunDirectory(run_dir, config.run.overwrite, comm);
   model->SetNormalization(ComputeNormalization(*train_set, comm, config.action_normalization));
-  app::WriteResolvedConfig(schema, comm, run_dir / "config.yaml");
   log::Info(
       "train_ddp: {} rank(s) x {} thread(s), model '{}' ({} parameters), dataset {} ({} "
       "samples), global batch {}, {} steps -> {}",
@@ -183,6 +188,8 @@ int Run(const TrainConfig& config, const config::Schema& schema, const mpi::Comm
     log::Info("--resume: no complete checkpoint under {}; starting from step 0",
               (run_dir / "checkpoints").string());
   }
+  // After the resume checks: a refused --resume leaves the run's config.yaml as it was.
+  app::WriteResolvedConfig(schema, comm, run_dir / "config.yaml");
   const TrainSummary summary = trainer.Train();
   if (comm.is_root()) ReportSummary(summary, run_dir, comm.size());
   app::DrawFigures("train", {run_dir.string()}, config.run, comm);  // run_dir/curves.png

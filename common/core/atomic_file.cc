@@ -69,15 +69,15 @@ void RenameDurable(const fs::path& from, const fs::path& to) {
   FsyncPath(parent);
 }
 
+void CreateDirectories(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw IoError(fmt::format("cannot create directory '{}': {}", dir.string(), ec.message()));
+}
+
 void WriteFileAtomic(const fs::path& path, std::string_view content) {
-  if (path.has_parent_path()) {
-    std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) {
-      throw IoError(fmt::format("cannot create directory '{}': {}", path.parent_path().string(),
-                                ec.message()));
-    }
-  }
+  if (path.has_parent_path()) CreateDirectories(path.parent_path());
   const fs::path tmp = TemporarySibling(path);
   {
     FileDescriptor fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));

@@ -11,6 +11,10 @@ namespace simscale {
 // fsync it, rename it over `path`, fsync the directory. Creates missing parent directories.
 void WriteFileAtomic(const std::filesystem::path& path, std::string_view content);
 
+// Creates `dir` and its missing parents; throws IoError naming the directory and the reason (a
+// regular file in the way, no permission) if it cannot.
+void CreateDirectories(const std::filesystem::path& dir);
+
 // Renames `from` to `to` (same file system) and fsyncs the destination directory so the rename
 // survives a crash. Works for files and directories; `to` must not be a non-empty directory.
 void RenameDurable(const std::filesystem::path& from, const std::filesystem::path& to);

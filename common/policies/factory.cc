@@ -16,6 +16,26 @@ bool IsCheckpointPolicyName(const std::string& name) {
   return name != "scripted" && name != "random";
 }
 
+namespace {
+
+// What `path` is, for the message of a policy that names no usable checkpoint.
+std::string DescribeNonPolicy(const fs::path& path) {
+  if (!fs::exists(path)) return "it does not exist";
+  if (!fs::is_directory(path)) return "it is a file, not a directory";
+  if (fs::exists(path / models::kCheckpointMetadataFile)) {
+    return fmt::format("it has no {} marker: its write never finished", models::kCheckpointMarker);
+  }
+  auto partial = models::PartialCheckpoints(path);
+  if (partial.empty()) partial = models::PartialCheckpoints(path, models::kPpoCheckpointPrefix);
+  if (!partial.empty()) {
+    return fmt::format("its checkpoints have no {} marker (e.g. '{}'): their write never finished",
+                       models::kCheckpointMarker, partial.front().filename().string());
+  }
+  return "found none of these";
+}
+
+}  // namespace
+
 fs::path ResolveCheckpoint(const fs::path& path, bool prefer_ema) {
   fs::path checkpoint = path;
   if (!models::IsCompleteCheckpoint(path)) {
@@ -25,9 +45,9 @@ fs::path ResolveCheckpoint(const fs::path& path, bool prefer_ema) {
     if (!latest) {
       throw InvalidArgumentError(fmt::format(
           "policy '{}': expected scripted, random, a complete checkpoint directory or a run "
-          "directory holding checkpoints/step_* (train_ddp) or checkpoints/update_* (ppo_vec), "
-          "found none of these",
-          path.string()));
+          "directory holding checkpoints/step_* (train_ddp) or checkpoints/update_* (ppo_vec); "
+          "{}",
+          path.string(), DescribeNonPolicy(path)));
     }
     checkpoint = *latest;
   }

@@ -200,6 +200,7 @@ TrajectoryDataset::TrajectoryDataset(const fs::path& path, DatasetOptions option
   } else {
     LoadRobomimic(path);
   }
+  CheckFinite(path);
   for (size_t e = 0; e < episodes_.size(); ++e) {
     for (int64_t t = 0; t < episodes_[e].length; ++t) {
       sample_episode_.push_back(static_cast<int32_t>(e));
@@ -222,6 +223,29 @@ TrajectoryDataset::TrajectoryDataset(const fs::path& path, DatasetOptions option
 }
 
 TrajectoryDataset::~TrajectoryDataset() = default;
+
+void TrajectoryDataset::CheckFinite(const fs::path& path) const {
+  const auto first_bad = [](const std::vector<float>& values) {
+    return std::find_if(values.begin(), values.end(), [](float x) { return !std::isfinite(x); }) -
+           values.begin();
+  };
+  for (const Episode& episode : episodes_) {
+    const int64_t action = first_bad(episode.actions), frame = first_bad(episode.frames);
+    if (action == static_cast<int64_t>(episode.actions.size()) &&
+        frame == static_cast<int64_t>(episode.frames.size())) {
+      continue;
+    }
+    const bool in_actions = action < static_cast<int64_t>(episode.actions.size());
+    throw InvalidArgumentError(fmt::format(
+        "'{}': episode {} has a non-finite value ({}) in its {} at step {}; a policy cannot learn "
+        "from it: regenerate the dataset or drop the episode",
+        path.string(), episode.file_episode,
+        in_actions ? episode.actions[static_cast<size_t>(action)]
+                   : episode.frames[static_cast<size_t>(frame)],
+        in_actions ? "actions" : fmt::format("state [{}]", fmt::join(state_keys_, ", ")),
+        in_actions ? action / action_dim_ : frame / frame_dim_));
+  }
+}
 
 void TrajectoryDataset::LoadStore(const fs::path& path) {
   format_ = "store";

@@ -92,6 +92,8 @@ class TrajectoryDataset {
   };
   void LoadStore(const std::filesystem::path& path);
   void LoadRobomimic(const std::filesystem::path& path);
+  // Throws InvalidArgumentError naming the episode and step of the first NaN or infinite value.
+  void CheckFinite(const std::filesystem::path& path) const;
 
   DatasetOptions options_;
   std::string format_;
