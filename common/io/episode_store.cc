@@ -29,6 +29,30 @@ using internal::CommittedCounts;
 using internal::Dims;
 using internal::IndexColumn;
 
+// HDF5's MPI-IO driver reports a full file system only as "Write failed": when the file's file
+// system has less free space than two chunks of the largest column (plus 1 MiB), a failed write
+// is reported as what it almost certainly is, with the way out. The HDF5 stack goes to the debug
+// log.
+void ThrowIfFileSystemFull(const h5::Hdf5Error& error, const fs::path& partial,
+                           const StoreLayout& layout, int64_t committed_episodes) {
+  uint64_t largest_chunk = 0;
+  for (const auto* columns : {&layout.step_columns, &layout.obs_columns}) {
+    for (const ColumnSpec& column : *columns) {
+      largest_chunk = std::max<uint64_t>(
+          largest_chunk, static_cast<uint64_t>(column.effective_chunk_rows()) * column.row_bytes());
+    }
+  }
+  std::error_code ec;
+  const fs::path dir = partial.has_parent_path() ? partial.parent_path() : fs::path(".");
+  const fs::space_info space = fs::space(dir, ec);
+  if (ec || space.available >= 2 * largest_chunk + (uint64_t{1} << 20)) return;
+  log::Debug("{}", error.what());
+  throw IoError(fmt::format(
+      "cannot write '{}': No space left on device ({} bytes free on its file system); the {} "
+      "episodes committed before are intact: free space, then rerun with --resume",
+      partial.string(), space.available, committed_episodes));
+}
+
 h5::Dataset CreateColumn(const h5::File& file, const ColumnSpec& column) {
   std::vector<hsize_t> max_dims = Dims(0, column.row_shape);
   max_dims[0] = h5::kUnlimited;
@@ -467,15 +491,20 @@ void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine,
     ++s.rounds;
     return;
   }
-  ExtendColumns(next.steps, next.obs_rows, next.episodes);
-  s.Hook("after_extend");
-  WriteRows(mine, placement.first_step, placement.first_episode, local.steps);
-  s.Hook("after_data_write");
-  s.file->Flush();
-  s.Hook("after_data_flush");
-  // Only now do readers (and a resume) see the round.
-  internal::WriteCommitted(*s.index_group, next);
-  s.file->Flush();
+  try {
+    ExtendColumns(next.steps, next.obs_rows, next.episodes);
+    s.Hook("after_extend");
+    WriteRows(mine, placement.first_step, placement.first_episode, local.steps);
+    s.Hook("after_data_write");
+    s.file->Flush();
+    s.Hook("after_data_flush");
+    // Only now do readers (and a resume) see the round.
+    internal::WriteCommitted(*s.index_group, next);
+    s.file->Flush();
+  } catch (const h5::Hdf5Error& error) {
+    ThrowIfFileSystemFull(error, s.partial, s.layout, s.committed.episodes);
+    throw;
+  }
   s.committed = next;
   s.Hook("after_commit");
   ++s.rounds;
