@@ -29,6 +29,68 @@ using internal::CommittedCounts;
 using internal::Dims;
 using internal::IndexColumn;
 
+uint64_t LargestChunkBytes(const StoreLayout& layout) {
+  uint64_t largest = 0;
+  for (const auto* columns : {&layout.step_columns, &layout.obs_columns}) {
+    for (const ColumnSpec& column : *columns) {
+      largest = std::max<uint64_t>(
+          largest, static_cast<uint64_t>(column.effective_chunk_rows()) * column.row_bytes());
+    }
+  }
+  return largest;
+}
+
+// HDF5's MPI-IO driver reports a full file system only as "Write failed": when the file's file
+// system has less free space than two chunks of the largest column (plus 1 MiB), a failed write
+// is reported as what it almost certainly is, with the way out. The HDF5 stack goes to the debug
+// log.
+void ThrowIfFileSystemFull(const h5::Hdf5Error& error, const fs::path& partial,
+                           const StoreLayout& layout, int64_t committed_episodes) {
+  const uint64_t largest_chunk = LargestChunkBytes(layout);
+  std::error_code ec;
+  const fs::path dir = partial.has_parent_path() ? partial.parent_path() : fs::path(".");
+  const fs::space_info space = fs::space(dir, ec);
+  if (ec || space.available >= 2 * largest_chunk + (uint64_t{1} << 20)) return;
+  log::Debug("{}", error.what());
+  throw IoError(fmt::format(
+      "cannot write '{}': No space left on device ({} bytes free on its file system) after {} "
+      "committed episodes: free space, then rerun with --resume",
+      partial.string(), space.available, committed_episodes));
+}
+
+// Refuses, on every rank and before anything is written, a write that the file system has no room
+// for (rank 0 looks; `needed` is an estimate with a margin). A parallel HDF5 flush that runs out
+// of space can leave the ranks in different collectives (a hang) or the metadata damaged, so a full
+// disk is safe only when it is seen first: then the committed rounds stay as they are.
+void CheckRoom(const mpi::Communicator& comm, const fs::path& partial, uint64_t needed,
+               int64_t committed_episodes) {
+  mpi::RunAgreed(comm, [&] {
+    if (!comm.is_root()) return;
+    std::error_code ec;
+    const fs::path dir = partial.has_parent_path() ? partial.parent_path() : fs::path(".");
+    const fs::space_info space = fs::space(dir, ec);
+    if (ec || space.available >= needed) return;
+    throw IoError(fmt::format(
+        "cannot write '{}': No space left on device ({} bytes free on its file system, about {} "
+        "needed); the {} committed episodes are intact: free space, then rerun with --resume",
+        partial.string(), space.available, needed, committed_episodes));
+  });
+}
+
+// Bytes a round adds: its rows, a chunk per column for allocation granularity, 1 MiB of metadata.
+uint64_t RoundBytes(const StoreLayout& layout, int64_t steps, int64_t episodes) {
+  uint64_t bytes = uint64_t{1} << 20;
+  for (const auto* columns : {&layout.step_columns, &layout.obs_columns}) {
+    const int64_t rows = columns == &layout.obs_columns ? steps + episodes : steps;
+    for (const ColumnSpec& column : *columns) {
+      bytes +=
+          (static_cast<uint64_t>(rows) + static_cast<uint64_t>(column.effective_chunk_rows())) *
+          column.row_bytes();
+    }
+  }
+  return bytes;
+}
+
 h5::Dataset CreateColumn(const h5::File& file, const ColumnSpec& column) {
   std::vector<hsize_t> max_dims = Dims(0, column.row_shape);
   max_dims[0] = h5::kUnlimited;
@@ -467,15 +529,24 @@ void EpisodeStoreWriter::AppendRound(const std::vector<EpisodeRecord>& mine,
     ++s.rounds;
     return;
   }
-  ExtendColumns(next.steps, next.obs_rows, next.episodes);
-  s.Hook("after_extend");
-  WriteRows(mine, placement.first_step, placement.first_episode, local.steps);
-  s.Hook("after_data_write");
-  s.file->Flush();
-  s.Hook("after_data_flush");
-  // Only now do readers (and a resume) see the round.
-  internal::WriteCommitted(*s.index_group, next);
-  s.file->Flush();
+  CheckRoom(
+      s.comm, s.partial,
+      RoundBytes(s.layout, next.steps - s.committed.steps, next.episodes - s.committed.episodes),
+      s.committed.episodes);
+  try {
+    ExtendColumns(next.steps, next.obs_rows, next.episodes);
+    s.Hook("after_extend");
+    WriteRows(mine, placement.first_step, placement.first_episode, local.steps);
+    s.Hook("after_data_write");
+    s.file->Flush();
+    s.Hook("after_data_flush");
+    // Only now do readers (and a resume) see the round.
+    internal::WriteCommitted(*s.index_group, next);
+    s.file->Flush();
+  } catch (const h5::Hdf5Error& error) {
+    ThrowIfFileSystemFull(error, s.partial, s.layout, s.committed.episodes);
+    throw;
+  }
   s.committed = next;
   s.Hook("after_commit");
   ++s.rounds;
@@ -536,16 +607,29 @@ void EpisodeStoreWriter::Finalize() {
   State& s = *state_;
   SIMSCALE_CHECK(!s.finalized, "Finalize called twice on '{}'", s.path.string());
   s.finalized = true;
-  s.CloseDatasets();
-  s.file->Close();
+  // The views: a group and a virtual dataset per column for each episode.
+  const uint64_t columns = s.layout.step_columns.size() + 2 * s.layout.obs_columns.size() + 8;
+  CheckRoom(s.comm, s.partial,
+            (uint64_t{1} << 20) + static_cast<uint64_t>(s.committed.episodes) * columns * 2048,
+            s.committed.episodes);
+  try {
+    s.CloseDatasets();
+    s.file->Close();
+  } catch (const h5::Hdf5Error& error) {
+    ThrowIfFileSystemFull(error, s.partial, s.layout, s.committed.episodes);
+    throw;
+  }
   s.file.reset();
   mpi::RunAgreed(s.comm, [&] {
     if (!s.comm.is_root()) return;
-    {
+    try {
       h5::File file = h5::File::Open(s.partial.string(), h5::File::Mode::kReadWrite);
       if (s.options.build_views) internal::BuildViews(file, s.options.views);
       file.OpenGroup(schema::kStoreGroup).WriteIntAttribute(schema::kAttrComplete, 1);
       file.Close();
+    } catch (const h5::Hdf5Error& error) {
+      ThrowIfFileSystemFull(error, s.partial, s.layout, s.committed.episodes);
+      throw;
     }
     FsyncPath(s.partial);
     if (fs::exists(s.path) && !s.options.overwrite) {
