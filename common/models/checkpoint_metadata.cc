@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kMetadataFile = "meta.yaml";
+constexpr const char* kMetadataFile = kCheckpointMetadataFile;
 // Far above any real meta.yaml (a few KiB plus the resolved config); refused before parsing.
 constexpr size_t kMaxMetadataBytes = size_t{16} << 20;
 

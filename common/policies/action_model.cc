@@ -76,8 +76,10 @@ std::unique_ptr<ActionModel> LoadActionModel(const fs::path& checkpoint,
   std::string error;
   std::unique_ptr<ActionModel> model(load(request, &error));
   if (!model) {
-    throw InvalidArgumentError(
-        fmt::format("policy checkpoint '{}': {}", checkpoint.string(), error));
+    // Errors of the checkpoint reader already name the checkpoint.
+    const std::string named = fmt::format("checkpoint '{}': ", checkpoint.string());
+    throw InvalidArgumentError(error.rfind(named, 0) == 0 ? "policy " + error
+                                                          : "policy " + named + error);
   }
   return model;
 }

@@ -1,12 +1,12 @@
 #include "common/policies/factory.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "common/core/error.h"
 #include "common/core/log.h"
 #include "common/envs/registry.h"
 #include "common/models/checkpoint_layout.h"
+#include "common/models/checkpoint_metadata.h"
 #include "common/policies/checkpoint_policy.h"
 
 namespace simscale::policies {
@@ -59,14 +59,8 @@ fs::path ResolveCheckpoint(const fs::path& path, bool prefer_ema) {
 }
 
 std::string CheckpointEnvName(const fs::path& checkpoint) {
-  const fs::path file = checkpoint / models::kCheckpointMetadataFile;
-  try {
-    const YAML::Node env = YAML::LoadFile(file.string())["policy"]["env"];
-    return env ? env.as<std::string>() : "";
-  } catch (const YAML::Exception& e) {
-    throw InvalidArgumentError(
-        fmt::format("{}: cannot read the policy's env: {}", file.string(), e.what()));
-  }
+  // The one metadata parser (both checkpoint formats), as every checkpoint reader uses it.
+  return models::ReadCheckpointMetadata(checkpoint).model_options.spec.policy.env;
 }
 
 std::unique_ptr<envs::Policy> MakePolicy(const std::string& name, const std::string& env_name,
