@@ -26,6 +26,8 @@ case "$mode" in
   *) echo "unknown mode '$mode'"; exit 2 ;;
 esac
 start=$(date +%s)
+# The nodes have a private /tmp: a checkout or build under /tmp must be bound back into it.
+two_node_keep="$src $build"
 two_node_cluster "$port"
 echo "two-node cluster up in $(($(date +%s) - start)) s: $(sinfo -h -N -o '%N/%T' | tr '\n' ' ')"
 

@@ -4,7 +4,8 @@
 # onto a bridge the test creates, with an address that exists only there) and a UTS namespace of
 # its own (hostname simnode1 / simnode2), with a private /tmp (the PMIx plugins of the two slurmd
 # would otherwise share their /tmp/spmix_appdir_* directories). Needs root.
-#   two_node_cluster PORT_BASE   # sets $work (a new directory outside /tmp, which the nodes see),
+#   two_node_cluster PORT_BASE   # sets $work (a new directory outside /tmp, which the nodes see;
+#                                # paths under /tmp the jobs need go in $two_node_keep),
 #                                # exports SLURM_CONF and the Open MPI interface settings, starts
 #                                # the cluster and waits until both nodes are idle; everything is
 #                                # torn down (daemons by pid, namespaces, bridge, $work) on exit
@@ -53,7 +54,7 @@ two_node_teardown() {
     [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && kill -9 "$(cat "$f")" 2>/dev/null
   done
   two_node_clear_network
-  [ -n "${SIMSCALE_KEEP_WORK:-}" ] || rm -rf "$work"
+  [ -n "${SIMSCALE_KEEP_WORK:-}" ] || rm -rf --one-file-system "$work"
   return 0
 }
 
@@ -131,11 +132,24 @@ CONF
   export OMPI_MCA_oob_tcp_if_include="$two_node_subnet.0/24"
   setsid slurmctld -D -i -f "$SLURM_CONF" >"$work/log/ctld.out" 2>&1 </dev/null &
   echo $! > "$work/pids/ctld"
+  local keep path top
   for k in 1 2; do
+    # The node's private /tmp hides the machine's; what the jobs need from there (a repository or
+    # build directory under /tmp, listed in $two_node_keep) is bound back from a view of the
+    # machine's /tmp taken before the tmpfs covers it.
+    mkdir -p "$work/hold$k"
+    keep=""
+    for path in ${two_node_keep:-}; do
+      case "$path" in
+        /tmp/?*) top=${path#/tmp/}; top=${top%%/*}
+                 keep+="mkdir -p '/tmp/$top' && mount --bind '$work/hold$k/$top' '/tmp/$top' && " ;;
+      esac
+    done
     # `ip netns exec` would remount /sys; nsenter joins only the network namespace.
     setsid nsenter --net="/run/netns/simscale${base}n$k" unshare --uts --mount \
-        --propagation private sh -c "hostname simnode$k && mount -t tmpfs tmpfs /tmp &&
-        exec slurmd -D -N simnode$k -f '$SLURM_CONF'" >"$work/log/d$k.out" 2>&1 </dev/null &
+        --propagation private sh -c "hostname simnode$k && mount --bind /tmp '$work/hold$k' &&
+        mount -t tmpfs tmpfs /tmp && $keep exec slurmd -D -N simnode$k -f '$SLURM_CONF'" \
+        >"$work/log/d$k.out" 2>&1 </dev/null &
     echo $! > "$work/pids/d$k"
   done
   local states=""
