@@ -58,16 +58,17 @@ section "sanitizers (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMSCALE_SANITIZE=ON \
       -DSIMSCALE_BUILD_BENCHMARKS=OFF >/dev/null
 sanitized_tests=(core_test config_test mpi_test mpi_abort_test mpi_abort_probe mujoco_test sim_test
-                 io_unit_test io_store_test io_validate_test io_resume_test io_store_probe
-                 rollout_test)
+                 io_unit_test io_store_test io_validate_test io_resume_test io_integrity_test
+                 io_store_probe rollout_test)
 cmake --build build-asan -j"$jobs" --target "${sanitized_tests[@]}"
 # OpenMPI and Mesa keep allocations until exit by design: leak checking reports only them.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Only the targets built above have tests (the others appear as *_NOT_BUILT placeholders; MPI
-# tests of LibTorch code carry the label torch, the figure tests, which run every tool, plot).
+# tests of LibTorch code carry the label torch, the figure tests, which run every tool, plot; the
+# robomimic check of a real datagen output and the gradient tests need tools built only above).
 (cd build-asan && ctest -j"$jobs" --output-on-failure --no-tests=error -LE "package|slurm|structure|torch|plot" \
-    -E "_NOT_BUILT")
+    -E "_NOT_BUILT|robomimic_datagen|robomimic_compat_datagen|train_grad_test|train.grad_dataset")
 
 section "fuzzing (libFuzzer under ASan+UBSan, bounded)"
 # Each target replays its checked-in corpus, then fuzzes for a bounded time (scripts/fuzz.sh).
