@@ -130,4 +130,30 @@ std::string BackgroundProcess::output() const {
   return text.str();
 }
 
+TmpfsMount::TmpfsMount(const std::string& dir, int kilobytes) : dir_(dir) {
+  std::filesystem::create_directories(dir_);
+  const auto result =
+      RunProcess("mount -t tmpfs -o size=" + std::to_string(kilobytes) + "k simscale_test " + dir_);
+  mounted_ = result.exit_code == 0;
+  error_ = result.output;
+}
+
+TmpfsMount::~TmpfsMount() {
+  if (mounted_) RunProcess("umount " + dir_);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+bool TmpfsMount::Resize(int kilobytes) const {
+  return RunProcess("mount -o remount,size=" + std::to_string(kilobytes) + "k " + dir_).exit_code ==
+         0;
+}
+
+void FillDisk(const std::string& path) {
+  std::ofstream out(path, std::ios::binary);
+  const std::string block(1 << 16, '\0');
+  while (out.write(block.data(), static_cast<std::streamsize>(block.size())) && out.flush()) {
+  }
+}
+
 }  // namespace simscale::testing_support

@@ -57,4 +57,26 @@ class BackgroundProcess {
   std::string output_file_;
 };
 
+// A tmpfs of `kilobytes` mounted on a new directory for the object's lifetime (needs root; see
+// mounted() and error()); always unmounted and removed.
+class TmpfsMount {
+ public:
+  TmpfsMount(const std::string& dir, int kilobytes);
+  ~TmpfsMount();
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  // Grows (or shrinks) the file system in place; true on success.
+  bool Resize(int kilobytes) const;
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+// Writes zeros into `path` until its file system is full.
+void FillDisk(const std::string& path);
+
 }  // namespace simscale::testing_support

@@ -22,48 +22,12 @@ namespace simscale {
 namespace {
 namespace fs = std::filesystem;
 using testing_support::BackgroundProcess;
+using testing_support::FillDisk;
 using testing_support::MpiRun;
 using testing_support::MpiRunArgs;
 using testing_support::RunProcess;
+using testing_support::TmpfsMount;
 using testing_support::ToolPath;
-
-// A tmpfs of `kilobytes` mounted on a new directory for the object's lifetime; always unmounted.
-class TmpfsMount {
- public:
-  TmpfsMount(const fs::path& dir, int kilobytes) : dir_(dir) {
-    fs::create_directories(dir_);
-    const auto result = RunProcess("mount -t tmpfs -o size=" + std::to_string(kilobytes) +
-                                   "k simscale_test " + dir_.string());
-    mounted_ = result.exit_code == 0;
-    error_ = result.output;
-  }
-  ~TmpfsMount() {
-    if (mounted_) RunProcess("umount " + dir_.string());
-    fs::remove_all(dir_);
-  }
-  TmpfsMount(const TmpfsMount&) = delete;
-  TmpfsMount& operator=(const TmpfsMount&) = delete;
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-  // Grows (or shrinks) the file system in place; true on success.
-  bool Resize(int kilobytes) const {
-    return RunProcess("mount -o remount,size=" + std::to_string(kilobytes) + "k " + dir_.string())
-               .exit_code == 0;
-  }
-
- private:
-  fs::path dir_;
-  bool mounted_ = false;
-  std::string error_;
-};
-
-// Writes zeros into `path` until the file system is full.
-void FillDisk(const fs::path& path) {
-  std::ofstream out(path, std::ios::binary);
-  const std::string block(1 << 16, '\0');
-  while (out.write(block.data(), static_cast<std::streamsize>(block.size())) && out.flush()) {
-  }
-}
 
 // Waits (up to 120 s) until `ready` or the process ends; true if it is still running.
 template <typename Ready>

@@ -23,7 +23,9 @@ namespace simscale::train {
 namespace {
 namespace fs = std::filesystem;
 using testing_support::BackgroundProcess;
+using testing_support::FillDisk;
 using testing_support::RunProcess;
+using testing_support::TmpfsMount;
 using testing_support::ToolPath;
 
 constexpr int kSteps = 120;
@@ -191,40 +193,9 @@ TEST_F(RecoveryTest, KillDuringACheckpointWriteLeavesAPartialOneThatResumeIgnore
   EXPECT_GT(testing::ExpectCheckpointsEqual(full / kFinal, split / kFinal), 0);
 }
 
-// A tmpfs of `megabytes` mounted on a new directory for the test's lifetime (root only).
-class TmpfsMount {
- public:
-  TmpfsMount(const fs::path& dir, int megabytes) : dir_(dir) {
-    fs::create_directories(dir_);
-    const auto result = RunProcess("mount -t tmpfs -o size=" + std::to_string(megabytes) +
-                                   "m simscale_test " + dir_.string());
-    mounted_ = result.exit_code == 0;
-    error_ = result.output;
-  }
-  ~TmpfsMount() {
-    if (mounted_) RunProcess("umount " + dir_.string());
-    fs::remove_all(dir_);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-
- private:
-  fs::path dir_;
-  bool mounted_ = false;
-  std::string error_;
-};
-
-// Writes zeros into `path` until the file system is full.
-void FillDisk(const fs::path& path) {
-  std::ofstream out(path, std::ios::binary);
-  const std::string block(1 << 16, '\0');
-  while (out.write(block.data(), static_cast<std::streamsize>(block.size())) && out.flush()) {
-  }
-}
-
 TEST_F(RecoveryTest, FullDiskStopsEveryRankWithThePathAndResumeCompletesOnceSpaceIsFree) {
   const fs::path mount = dir_ / "tmpfs";
-  TmpfsMount tmpfs(mount, 16);
+  TmpfsMount tmpfs(mount, 16 << 10);
   if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << tmpfs.error();
   const fs::path run = mount / "run";
   // Metrics rarely (the checkpoint write is what meets the full disk).
