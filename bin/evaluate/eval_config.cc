@@ -21,6 +21,15 @@ void DeclareAblationOptions(config::Schema* schema, EvalConfig* c) {
       ->Add("eval.blackout_cameras", &c->blackout_cameras,
             "ablation: cameras whose images the policy gets black")
       .Flag("blackout-cameras");
+  schema
+      ->Add("eval.temporal_ensemble", &c->temporal_ensemble,
+            "chunk policies (horizon > 1): -2 averages overlapping chunks with decay 0.1, -1 "
+            "executes the first action of each chunk and replans every step, >= 0 averages every "
+            "chunk's prediction for the step weighted exp(-value * i), i = 0 the oldest (ACT's "
+            "temporal ensembling)")
+      .Min(-2)
+      .Max(10)
+      .Flag("temporal-ensemble");
   schema->AddCheck([c] {
     if (c->blank_instruction && c->swap_instruction) {
       config::Fail("eval.swap_instruction", "not to be combined with eval.blank_instruction",

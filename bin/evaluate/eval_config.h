@@ -23,6 +23,8 @@ struct EvalConfig {
   bool video = false;
   int64_t threads = 1;
   // Ablations of a checkpoint policy's inputs (policies::InputAblation).
+  // -2: ensembling (decay 0.1) for chunk policies; -1: the first action of each chunk; >= 0: decay.
+  double temporal_ensemble = -2.0;
   bool blank_instruction = false;
   bool swap_instruction = false;
   std::vector<std::string> blackout_cameras;

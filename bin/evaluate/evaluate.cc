@@ -135,6 +135,7 @@ int Run(const EvalConfig& config, const config::Schema& schema, const mpi::Commu
   options.policy_options.gl_backend = sim::ParseGlBackend(config.gl_backend);
   options.policy_options.threads = static_cast<int>(config.threads);
   options.policy_options.ablation = AblationOf(config);
+  options.policy_options.temporal_ensemble = config.temporal_ensemble;
   options.frame_episodes = config.frame_episodes;
   options.video = config.video;
   options.output_dir = out_dir;

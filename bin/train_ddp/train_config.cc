@@ -67,6 +67,12 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
                     Words({Precision::kFp32, Precision::kBf16, Precision::kFp16}),
                     "fp32, bf16 (autocast on CPU and CUDA) or fp16 (CUDA, dynamic loss scaling)");
   schema->Add("train.ema_decay", &t.ema_decay, "weight EMA decay (0: off)").Min(0).Max(0.99999);
+  schema
+      ->Add("train.random_shift", &t.random_shift,
+            "image augmentation: shift each training image by up to N pixels, edges repeated "
+            "(0: off; evaluation never shifts)")
+      .Min(0)
+      .Max(64);
   schema->AddChoice("train.device", &t.device, Words({Device::kAuto, Device::kCpu, Device::kCuda}),
                     "compute device");
   schema->AddChoice(

@@ -873,8 +873,99 @@ torch::Tensor PatchEmbeddingImpl::forward(const torch::Tensor& images) {
   return embedded.view({batch, grid * grid, dim_}) + position_;
 }
 
+ConvStemImpl::ConvStemImpl(int64_t image_size, int64_t patch_size, int64_t in_channels, int64_t dim)
+    : image_size_(image_size),
+      in_channels_(in_channels),
+      num_patches_((image_size / patch_size) * (image_size / patch_size)) {
+  CheckArgument(patch_size >= 2 && (patch_size & (patch_size - 1)) == 0, "conv stem patch size",
+                patch_size, "a power of two >= 2");
+  CheckArgument(image_size % patch_size == 0, "image size", image_size,
+                fmt::format("a multiple of the patch size {}", patch_size));
+  int convs = 0;
+  for (int64_t p = patch_size; p > 1; p /= 2) ++convs;
+  net_ = register_module("net", torch::nn::Sequential());
+  int64_t channels = in_channels;
+  for (int i = 0; i < convs; ++i) {
+    // Widths dim / 2^(convs - 1 - i), at least 16 (and at most dim): 32, 64, 128 for 8 x 8 at 128.
+    const int64_t out =
+        i + 1 == convs ? dim : std::min(dim, std::max<int64_t>(16, dim >> (convs - 1 - i)));
+    net_->push_back(
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out, 3).stride(2).padding(1)));
+    if (i + 1 < convs) net_->push_back(torch::nn::GELU());
+    channels = out;
+  }
+  position_ = register_parameter("position", 0.02 * torch::randn({1, num_patches_, dim}));
+}
+
+torch::Tensor ConvStemImpl::forward(const torch::Tensor& images) {
+  CheckArgument(images.dim() == 4 && images.size(1) == in_channels_ &&
+                    images.size(2) == image_size_ && images.size(3) == image_size_,
+                "image batch shape", ShapeString(images),
+                fmt::format("(B, {}, {}, {})", in_channels_, image_size_, image_size_));
+  const auto features = net_->forward(images);  // (B, D, G, G)
+  return features.flatten(2).transpose(1, 2) + position_;
+}
+
+KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints,
+                                   int64_t dim)
+    : image_size_(image_size), in_channels_(in_channels), keypoints_(keypoints) {
+  CheckArgument(image_size % 4 == 0 && image_size >= 8, "keypoint stem image size", image_size,
+                "a multiple of 4, at least 8");
+  using torch::nn::Conv2dOptions;
+  net_ = register_module(
+      "net",
+      torch::nn::Sequential(
+          torch::nn::Conv2d(Conv2dOptions(in_channels, 32, 3).stride(2).padding(1)),
+          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(32, 64, 3).stride(2).padding(1)),
+          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(64, 64, 3).stride(1).padding(1)),
+          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(64, keypoints, 1))));
+  const double bound = 1.0 / std::sqrt(2.0);  // torch::nn::Linear's default for 2 inputs
+  coordinates_weight_ =
+      register_parameter("coordinates_weight", torch::empty({2, dim}).uniform_(-bound, bound));
+  coordinates_bias_ =
+      register_parameter("coordinates_bias", torch::empty({dim}).uniform_(-bound, bound));
+  embedding_ = register_parameter("embedding", 0.02 * torch::randn({1, keypoints, dim}));
+  // A sharp start: freshly initialised features are small, and a near-uniform softmax puts every
+  // keypoint at the image centre with almost no gradient.
+  inverse_temperature_ =
+      register_parameter("inverse_temperature", torch::full({1, keypoints, 1}, 10.0));
+  const int64_t grid = image_size / 4;
+  const auto centres =
+      (torch::arange(grid, torch::kFloat32) + 0.5) * (2.0 / static_cast<double>(grid)) - 1.0;
+  grid_x_ = register_buffer("grid_x", centres.repeat({grid}).view({1, 1, grid * grid}));
+  grid_y_ = register_buffer("grid_y", centres.repeat_interleave(grid).view({1, 1, grid * grid}));
+}
+
+torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images) {
+  CheckArgument(images.dim() == 4 && images.size(1) == in_channels_ &&
+                    images.size(2) == image_size_ && images.size(3) == image_size_,
+                "image batch shape", ShapeString(images),
+                fmt::format("(B, {}, {}, {})", in_channels_, image_size_, image_size_));
+  const auto features = net_->forward(images).flatten(2);  // (B, K, G*G)
+  // Softmax in fp32: the expected coordinates are the whole signal.
+  const auto attention =
+      torch::softmax(features.to(torch::kFloat32) * inverse_temperature_.to(torch::kFloat32), -1);
+  const auto x = (attention * grid_x_).sum(-1);
+  const auto y = (attention * grid_y_).sum(-1);
+  const auto points = torch::stack({x, y}, -1);  // (B, K, 2)
+  return torch::matmul(points, coordinates_weight_.to(points.scalar_type())) +
+         coordinates_bias_.to(points.scalar_type()) + embedding_;
+}
+
 VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
-  patches_ = register_module("patches", PatchEmbedding(o.image_size, o.patch_size, 3, o.dim));
+  CheckArgument(o.stem == "patch" || o.stem == "conv" || o.stem == "keypoints", "vision stem",
+                o.stem, "patch, conv or keypoints");
+  if (o.stem == "keypoints") {
+    keypoint_stem_ =
+        register_module("keypoints", KeypointStem(o.image_size, 3, o.keypoints, o.dim));
+    num_patches_ = keypoint_stem_->num_patches();
+  } else if (o.stem == "conv") {
+    stem_ = register_module("stem", ConvStem(o.image_size, o.patch_size, 3, o.dim));
+    num_patches_ = stem_->num_patches();
+  } else {
+    patches_ = register_module("patches", PatchEmbedding(o.image_size, o.patch_size, 3, o.dim));
+    num_patches_ = patches_->num_patches();
+  }
   cls_ = register_parameter("cls", 0.02 * torch::randn({1, 1, o.dim}));
   transformer_ = register_module(
       "transformer",
@@ -885,7 +976,8 @@ VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
 }
 
 torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images) {
-  const auto patches = patches_(images);
+  const auto patches =
+      keypoint_stem_ ? keypoint_stem_(images) : (stem_ ? stem_(images) : patches_(images));
   const auto tokens = torch::cat({cls_.expand({patches.size(0), 1, cls_.size(2)}), patches}, 1);
   return norm_(transformer_(tokens));
 }

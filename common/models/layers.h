@@ -171,7 +171,50 @@ class PatchEmbeddingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PatchEmbedding);
 
+// A convolutional stem with the patch embedding's output: log2(patch) 3x3 stride-2 convolutions
+// (GELU between them, widths doubling up to `dim`) + learned position embedding:
+// (B, C, S, S) -> (B, (S/p)^2, D). Overlapping kernels see a small object whole, whichever patch
+// boundary it sits on; `patch_size` must be a power of two >= 2.
+class ConvStemImpl : public torch::nn::Module {
+ public:
+  ConvStemImpl(int64_t image_size, int64_t patch_size, int64_t in_channels, int64_t dim);
+  torch::Tensor forward(const torch::Tensor& images);
+  int64_t num_patches() const { return num_patches_; }
+
+ private:
+  int64_t image_size_, in_channels_, num_patches_;
+  torch::nn::Sequential net_{nullptr};
+  torch::Tensor position_;
+};
+TORCH_MODULE(ConvStem);
+
+// Keypoint tokens (spatial softmax, as robomimic's visual core and Levine et al. 2016): a small
+// CNN (stride 4) gives K feature maps; each is turned by a softmax over its positions into the
+// expected image coordinates (x, y) in [-1, 1] where it fires, and each keypoint becomes one token
+// (a linear map of its coordinates plus a learned embedding of the keypoint):
+// (B, C, S, S) -> (B, K, D). Precise object positions from few pixels, few tokens.
+class KeypointStemImpl : public torch::nn::Module {
+ public:
+  KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints, int64_t dim);
+  torch::Tensor forward(const torch::Tensor& images);
+  int64_t num_patches() const { return keypoints_; }
+
+ private:
+  int64_t image_size_, in_channels_, keypoints_;
+  torch::nn::Sequential net_{nullptr};
+  // (2, D) and (D): coordinates -> token; plain parameters, so the transformer initialisation
+  // (which rescales every Linear) leaves them at LibTorch's Linear default.
+  torch::Tensor coordinates_weight_, coordinates_bias_;
+  torch::Tensor embedding_;
+  torch::Tensor inverse_temperature_;  // (1, K, 1), learned
+  torch::Tensor grid_x_, grid_y_;      // buffers: (1, 1, G*G) pixel-centre coordinates in [-1, 1]
+};
+TORCH_MODULE(KeypointStem);
+
 struct VisionEncoderOptions {
+  // patch (ViT linear patches) | conv (ConvStem) | keypoints (KeypointStem)
+  std::string stem = "patch";
+  int64_t keypoints = 32;  // stem "keypoints": tokens per image
   int64_t image_size = 64;
   int64_t patch_size = 8;
   int64_t dim = 128;
@@ -181,15 +224,19 @@ struct VisionEncoderOptions {
   double dropout = 0.1;
 };
 
-// ViT: patches + CLS token -> transformer -> LayerNorm: (B, 3, S, S) -> (B, 1 + N, D), CLS first.
+// ViT: patch (or conv stem) tokens + CLS token -> transformer -> LayerNorm:
+// (B, 3, S, S) -> (B, 1 + N, D), CLS first.
 class VisionEncoderImpl : public torch::nn::Module {
  public:
   explicit VisionEncoderImpl(const VisionEncoderOptions& options);
   torch::Tensor forward(const torch::Tensor& images);
-  int64_t num_tokens() const { return 1 + patches_->num_patches(); }
+  int64_t num_tokens() const { return 1 + num_patches_; }
 
  private:
-  PatchEmbedding patches_{nullptr};
+  int64_t num_patches_ = 0;
+  PatchEmbedding patches_{nullptr};  // stem "patch"
+  ConvStem stem_{nullptr};           // stem "conv"
+  KeypointStem keypoint_stem_{nullptr};
   torch::Tensor cls_;
   Transformer transformer_{nullptr};
   FusedLayerNorm norm_{nullptr};

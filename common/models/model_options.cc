@@ -85,6 +85,12 @@ void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) 
     CheckArgument(!p.cameras.empty(), "model.cameras", "[]", "at least one camera for a vla model");
     CheckArgument(p.image_size % o.vla.patch_size == 0, "model.image_size", p.image_size,
                   fmt::format("a multiple of model.vla.patch_size = {}", o.vla.patch_size));
+    CheckArgument(o.vla.stem != "conv" ||
+                      (o.vla.patch_size >= 2 && (o.vla.patch_size & (o.vla.patch_size - 1)) == 0),
+                  "model.vla.patch_size", o.vla.patch_size,
+                  "a power of two >= 2 with model.vla.stem = conv");
+    CheckArgument(!o.vla.state_skip || o.vla.state_token, "model.vla.state_skip", "true",
+                  "false when model.vla.state_token is false");
     CheckArgument(!o.vla.state_token || s.state_dim >= 1, "model.state_dim", s.state_dim,
                   "an integer >= 1 when model.vla.state_token is true");
     CheckArgument(o.vla.vocab_size >= 44, "model.vla.vocab_size", o.vla.vocab_size,
@@ -128,6 +134,13 @@ void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool pol
   schema->Add("model.bc.loss", &bc.loss, "bc regression loss").OneOf({"mse", "l1"});
 
   VlaOptions& vla = options->vla;
+  schema
+      ->Add("model.vla.stem", &vla.stem,
+            "image tokens: linear patches, convolutions or spatial-softmax keypoints")
+      .OneOf({"patch", "conv", "keypoints"});
+  schema->Add("model.vla.keypoints", &vla.keypoints, "keypoint tokens per camera (stem keypoints)")
+      .Min(1)
+      .Max(1024);
   schema->Add("model.vla.patch_size", &vla.patch_size, "vision patch side").Min(1).Max(256);
   schema->Add("model.vla.embed_dim", &vla.embed_dim, "transformer width").Min(8).Max(65536);
   schema->Add("model.vla.num_heads", &vla.num_heads, "attention heads").Min(1).Max(256);
@@ -149,6 +162,8 @@ void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool pol
       .Min(1)
       .Max(4096);
   schema->Add("model.vla.state_token", &vla.state_token, "add a state token to the fusion");
+  schema->Add("model.vla.state_skip", &vla.state_skip,
+              "also give the action head the state embedding (needs model.vla.state_token)");
 
   ActionHeadOptions& head = options->head;
   schema->Add("model.head.type", &head.type, "action head").OneOf({"mlp", "diffusion"});

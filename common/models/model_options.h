@@ -46,6 +46,13 @@ struct BcOptions {
 // Vision-language-action transformer. The defaults are the Python original's 1.4M-parameter
 // train_vla model (image 64, patch 8, width 128, 4 heads, 2 layers, state token).
 struct VlaOptions {
+  // Image tokens: "patch" embeds non-overlapping patches linearly (ViT, the original); "conv" runs
+  // log2(patch_size) stride-2 3x3 convolutions (ConvStem): the same token grid, better at small
+  // objects and with few demonstrations.
+  // "keypoints": a small CNN whose feature maps become keypoint coordinates by spatial softmax,
+  // one token per keypoint (KeypointStem).
+  std::string stem = "patch";
+  int64_t keypoints = 32;  // stem "keypoints": tokens per camera
   int64_t patch_size = 8;
   int64_t embed_dim = 128;
   int64_t num_heads = 4;
@@ -59,6 +66,10 @@ struct VlaOptions {
   int64_t vocab_size = 1000;
   int64_t max_text_len = 64;
   bool state_token = true;  // add a token for the state (needs spec.state_dim > 0)
+  // Also hand the state token's embedding straight to the action head, beside the fused feature
+  // (needs state_token): the head reads proprioception directly, the fusion adds what it sees and
+  // reads.
+  bool state_skip = false;
 
   int64_t ResolvedFusionLayers() const;
 };

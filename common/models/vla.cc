@@ -15,6 +15,8 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
                 "at least one camera for a vla model");
 
   VisionEncoderOptions vision;
+  vision.stem = v.stem;
+  vision.keypoints = v.keypoints;
   vision.image_size = s.policy.image_size;
   vision.patch_size = v.patch_size;
   vision.dim = d;
@@ -51,15 +53,20 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
       Transformer(
           v.ResolvedFusionLayers(),
           TransformerBlockOptions(d, v.num_heads).mlp_ratio(v.mlp_ratio).dropout(v.dropout)));
+  const int64_t feature = v.state_skip ? 2 * d : d;
   MlpHeadOptions mlp;
-  mlp.input_dim = d;
+  mlp.input_dim = feature;
   mlp.hidden = {d, d / 2};
   mlp.activation = Activation::kGelu;
   mlp.dropout = v.dropout;
-  SetHead(MakeActionHead(options, d, mlp));
-  // Every Linear N(0, 0.02^2) with zero bias, LayerNorms (1, 0); convolution, embedding, position
-  // and CLS parameters keep their own initialisation.
-  InitTransformerWeights(*this);
+  SetHead(MakeActionHead(options, feature, mlp));
+  // The transformers' Linears N(0, 0.02^2) with zero bias, LayerNorms (1, 0); convolution,
+  // embedding, position and CLS parameters keep their own initialisation, and so do the state MLP
+  // and the action head (LibTorch's default: at 0.02 their GELU stack starts with a signal too
+  // small to learn from quickly).
+  InitTransformerWeights(*vision_);
+  if (language_) InitTransformerWeights(*language_);
+  InitTransformerWeights(*fusion_);
 }
 
 torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normalized_state) {
@@ -87,9 +94,14 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
     const auto ones = torch::ones({b, visual_tokens}, mask.options());
     key_mask = torch::cat({ones, mask, ones.narrow(1, 0, state_ ? 1 : 0)}, 1);
   }
-  if (state_) tokens.push_back(state_(normalized_state).unsqueeze(1));
-  const auto fused = fusion_(torch::cat(tokens, 1), key_mask, /*query_count=*/1);
-  return fused.squeeze(1);
+  torch::Tensor state;
+  if (state_) {
+    state = state_(normalized_state);
+    tokens.push_back(state.unsqueeze(1));
+  }
+  const auto fused = fusion_(torch::cat(tokens, 1), key_mask, /*query_count=*/1).squeeze(1);
+  if (options().vla.state_skip) return torch::cat({fused, state.to(fused.scalar_type())}, -1);
+  return fused;
 }
 
 }  // namespace simscale::models

@@ -90,6 +90,7 @@ void CheckpointPolicy::Bind(const sim::RobotEnv& env) {
 void CheckpointPolicy::Reset(const sim::RobotEnv& env, uint64_t seed, uint64_t episode_index) {
   if (!bound_) Bind(env);
   frames_.clear();
+  chunks_.clear();
   ChooseInstruction(env, seed, episode_index);
 }
 
@@ -149,7 +150,23 @@ void CheckpointPolicy::Act(const sim::RobotEnv& env, double* action) {
   if (policy.uses_language) inputs.instruction = &instruction_;
   model_->Predict(inputs, chunk_.data());
   const int64_t action_dim = model_->spec().action_dim;
-  for (int64_t i = 0; i < action_dim; ++i) action[i] = chunk_[static_cast<size_t>(i)];
+  if (ensemble_decay_ < 0) {
+    for (int64_t i = 0; i < action_dim; ++i) action[i] = chunk_[static_cast<size_t>(i)];
+    return;
+  }
+  chunks_.push_back(chunk_);
+  if (static_cast<int64_t>(chunks_.size()) > policy.action_horizon) chunks_.pop_front();
+  // chunks_[k] was predicted (size - 1 - k) steps ago: its entry for now is at that offset.
+  const size_t count = chunks_.size();
+  double total = 0.0;
+  std::fill_n(action, action_dim, 0.0);
+  for (size_t k = 0; k < count; ++k) {
+    const double weight = std::exp(-ensemble_decay_ * static_cast<double>(k));
+    const auto* predicted = chunks_[k].data() + (count - 1 - k) * static_cast<size_t>(action_dim);
+    for (int64_t i = 0; i < action_dim; ++i) action[i] += weight * predicted[i];
+    total += weight;
+  }
+  for (int64_t i = 0; i < action_dim; ++i) action[i] /= total;
 }
 
 }  // namespace simscale::policies

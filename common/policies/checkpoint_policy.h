@@ -38,6 +38,11 @@ class CheckpointPolicy : public envs::Policy {
                    sim::GlBackend gl_backend, InputAblation ablation = {});
   // The instruction the model is given this episode (the env's, unless ablated).
   const std::string& instruction() const { return instruction_; }
+  // How a predicted chunk becomes the executed action. decay < 0 (the default): receding horizon,
+  // the first action of the chunk predicted at this step. decay >= 0: temporal ensembling (ACT,
+  // Zhao et al. 2023): the average of every prediction made for this step by the last H chunks,
+  // weighted exp(-decay * i) with i = 0 for the oldest; 0 weighs them equally.
+  void SetTemporalEnsemble(double decay) { ensemble_decay_ = decay; }
   void Reset(const sim::RobotEnv& env, uint64_t seed, uint64_t episode_index) override;
   void Act(const sim::RobotEnv& env, double* action) override;
   std::string name() const override;
@@ -61,6 +66,8 @@ class CheckpointPolicy : public envs::Policy {
   std::vector<int> camera_ids_;
   std::vector<sim::CameraImage> images_;  // one per camera, rendered in place
   std::vector<double> chunk_;
+  double ensemble_decay_ = -1.0;
+  std::deque<std::vector<double>> chunks_;  // temporal ensembling: the last H chunks, newest last
   InputAblation ablation_;
   std::vector<bool> blacked_out_;         // per spec camera
   std::unique_ptr<sim::RobotEnv> donor_;  // another episode's task, for swap_instruction

@@ -70,6 +70,11 @@ std::unique_ptr<envs::Policy> MakePolicy(const std::string& name, const std::str
         fmt::format("policy '{}': input ablations ({}) apply to checkpoint policies only", name,
                     options.ablation.Describe()));
   }
+  if (!IsCheckpointPolicyName(name) && options.temporal_ensemble >= 0) {
+    throw InvalidArgumentError(
+        fmt::format("policy '{}': temporal ensembling ({}) applies to checkpoint policies only",
+                    name, options.temporal_ensemble));
+  }
   if (name == "scripted") return envs::MakeScriptedExpert(env_name);
   if (name == "random") return std::make_unique<envs::RandomPolicy>();
   const fs::path checkpoint = ResolveCheckpoint(name, options.prefer_ema);
@@ -78,7 +83,13 @@ std::unique_ptr<envs::Policy> MakePolicy(const std::string& name, const std::str
   model_options.threads = options.threads;
   auto policy = std::make_unique<CheckpointPolicy>(
       checkpoint, LoadActionModel(checkpoint, model_options), options.gl_backend, options.ablation);
-  log::Info("policy: {} ({})", checkpoint.string(), DescribePolicySpec(policy->spec().policy));
+  double decay = options.temporal_ensemble;
+  if (decay <= kAutoTemporalEnsemble) {
+    decay = policy->spec().policy.action_horizon > 1 ? kDefaultEnsembleDecay : -1.0;
+  }
+  policy->SetTemporalEnsemble(decay);
+  log::Info("policy: {} ({}{})", checkpoint.string(), DescribePolicySpec(policy->spec().policy),
+            decay >= 0 ? fmt::format(", temporal ensembling, decay {}", decay) : "");
   if (options.ablation.any()) log::Info("policy inputs ablated: {}", options.ablation.Describe());
   return policy;
 }

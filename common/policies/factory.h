@@ -11,12 +11,19 @@
 
 namespace simscale::policies {
 
+inline constexpr double kAutoTemporalEnsemble = -2.0;
+inline constexpr double kDefaultEnsembleDecay = 0.1;
+
 struct PolicyOptions {
   bool prefer_ema = true;  // a run directory's EMA weights, when it saved any
   sim::GlBackend gl_backend = sim::GlBackend::kAuto;
   Device device = Device::kCpu;
   int threads = 1;         // LibTorch intra-op threads of a checkpoint policy
   InputAblation ablation;  // checkpoint policies only
+  // Checkpoint policies: -1 executes the first action of each chunk (replanning every step),
+  // >= 0 ensembles overlapping chunks with this decay (CheckpointPolicy::SetTemporalEnsemble);
+  // kAutoTemporalEnsemble: kDefaultEnsembleDecay for chunk policies (horizon > 1), else -1.
+  double temporal_ensemble = kAutoTemporalEnsemble;
 };
 
 // Whether `name` names a trained policy (a path) rather than "scripted" or "random".

@@ -7,6 +7,7 @@
 #include "common/core/error.h"
 #include "common/core/log.h"
 #include "common/models/checkpoint.h"
+#include "common/models/model_input.h"
 #include "common/models/tokenizer.h"
 #include "common/policies/action_model.h"
 #include "common/rl/checkpoint.h"
@@ -37,26 +38,11 @@ class TorchActionModel : public ActionModel {
   void Predict(const ModelInputs& inputs, double* actions) override {
     torch::NoGradGuard no_grad;
     models::Batch batch;
-    batch.state =
-        torch::from_blob(const_cast<float*>(inputs.state), {1, spec_.state_dim}, torch::kFloat32)
-            .clone();
-    const int64_t size = spec_.policy.image_size;
+    batch.state = models::StatesToTensor(inputs.state, 1, spec_.state_dim);
     for (size_t c = 0; c < spec_.policy.cameras.size(); ++c) {
-      // uint8 HWC at the render size -> float CHW in [0, 1] at the model's size, area-resampled,
-      // as the training loader converts recorded images.
-      torch::Tensor image =
-          torch::from_blob(const_cast<uint8_t*>(inputs.images.at(c)),
-                           {1, inputs.image_height, inputs.image_width, 3}, torch::kUInt8)
-              .permute({0, 3, 1, 2})
-              .to(torch::kFloat32)
-              .div_(255.0);
-      if (inputs.image_height != size || inputs.image_width != size) {
-        namespace F = torch::nn::functional;
-        image = F::interpolate(
-            image,
-            F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(torch::kArea));
-      }
-      batch.images[spec_.policy.cameras[c]] = image.contiguous();
+      // The training loader's conversion of recorded frames (common/models/model_input.h).
+      batch.images[spec_.policy.cameras[c]] = models::ImagesToTensor(
+          inputs.images.at(c), 1, inputs.image_height, inputs.image_width, spec_.policy.image_size);
     }
     if (spec_.policy.uses_language) {
       if (inputs.instruction == nullptr) {

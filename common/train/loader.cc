@@ -6,6 +6,7 @@
 
 #include "common/core/error.h"
 #include "common/core/random.h"
+#include "common/models/model_input.h"
 #include "common/mpi/mpi.h"
 
 namespace simscale::train {
@@ -74,27 +75,15 @@ BatchConverter::BatchConverter(const TrajectoryDataset& dataset, int64_t max_tex
 models::Batch BatchConverter::Convert(const HostBatch& host) const {
   const int64_t b = host.size;
   models::Batch batch;
-  batch.state =
-      torch::from_blob(const_cast<float*>(host.state.data()), {b, state_dim_}, torch::kFloat32)
-          .clone();
+  batch.state = models::StatesToTensor(host.state.data(), b, state_dim_);
   batch.actions = torch::from_blob(const_cast<float*>(host.actions.data()),
                                    {b, horizon_, action_dim_}, torch::kFloat32)
                       .clone();
   if (horizon_ == 1) batch.actions = batch.actions.squeeze(1);
   for (const auto& camera : cameras_) {
-    const auto& pixels = host.images.at(camera);
-    torch::Tensor image = torch::from_blob(const_cast<uint8_t*>(pixels.data()),
-                                           {b, height_, width_, 3}, torch::kUInt8)
-                              .permute({0, 3, 1, 2})
-                              .to(torch::kFloat32)
-                              .div_(255.0);
-    if (image_size_ > 0 && (height_ != image_size_ || width_ != image_size_)) {
-      namespace F = torch::nn::functional;
-      image = F::interpolate(image, F::InterpolateFuncOptions()
-                                        .size(std::vector<int64_t>{image_size_, image_size_})
-                                        .mode(torch::kArea));
-    }
-    batch.images[camera] = image.contiguous();
+    // The conversion checkpoint policies apply to live frames (common/models/model_input.h).
+    batch.images[camera] =
+        models::ImagesToTensor(host.images.at(camera).data(), b, height_, width_, image_size_);
   }
   if (language_) {
     models::TokenizedText text = tokenizer_.Encode(host.language);

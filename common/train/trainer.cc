@@ -15,6 +15,7 @@
 #include "common/core/random.h"
 #include "common/models/compat.h"
 #include "common/models/optimizer.h"
+#include "common/train/augment.h"
 #include "common/train/checkpointer.h"
 #include "common/train/grad_sync.h"
 #include "common/train/loss_scaler.h"
@@ -274,6 +275,7 @@ Trainer::Impl::Gradients Trainer::Impl::ComputeGradients(MetricsWindow* window) 
 // Forward and backward of this rank's share of one micro-batch; returns its loss times its samples.
 double Trainer::Impl::MicroBatchBackward(MetricsWindow* window) {
   models::Batch batch = loader->Next(window->data_wait_seconds()).To(device);
+  RandomShift(&batch, options.random_shift);
   const models::AutocastGuard autocast = Autocast(device, options.precision);
   const models::ForwardOutput out = model->Forward(batch);
   // Each rank's mean loss weighted by its share of the global batch: the all-reduced sum of

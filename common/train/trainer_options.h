@@ -47,7 +47,8 @@ struct TrainerOptions {
   double min_lr_ratio = 0.0;   // cosine decays to lr * min_lr_ratio
   double grad_clip = 1.0;      // global gradient-norm clip (0: off)
   Precision precision = Precision::kFp32;
-  double ema_decay = 0.0;  // exponential moving average of the weights (0: off)
+  double ema_decay = 0.0;    // exponential moving average of the weights (0: off)
+  int64_t random_shift = 0;  // image augmentation: random shift of up to N pixels (0: off)
   Device device = Device::kAuto;
   AllReduceBackend allreduce = AllReduceBackend::kAuto;
   int64_t bucket_mb = 25;  // gradient bucket size

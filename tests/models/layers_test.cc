@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "common/core/error.h"
 #include "common/models/cpu_kernels.h"
 #include "common/models/layers.h"
 #include "common/models/optimizer.h"
@@ -306,6 +307,52 @@ TEST(FusedAdamW, MatchesTorchAdamWAndSharesItsStateFormat) {
   fused.step();
   restored.step();
   EXPECT_LT(MaxDiff(fused_param, copy_param), 1e-6);
+}
+
+}  // namespace
+}  // namespace simscale::models
+
+namespace simscale::models {
+namespace {
+
+// A black image with one red 4 x 4 square at (row, col).
+torch::Tensor RedSquare(int64_t size, int64_t row, int64_t col) {
+  auto image = torch::zeros({1, 3, size, size});
+  image.index_put_(
+      {0, 0, torch::indexing::Slice(row, row + 4), torch::indexing::Slice(col, col + 4)}, 1.0);
+  return image;
+}
+
+TEST(VisionStems, ConvStemGivesThePatchGridAndRefusesOtherPatchSizes) {
+  torch::manual_seed(3);
+  ConvStem stem(64, 16, 3, 32);
+  EXPECT_EQ(stem->num_patches(), 16);
+  EXPECT_EQ(stem->forward(torch::rand({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, 16, 32}));
+  EXPECT_THROW(ConvStem(96, 12, 3, 32), InvalidArgumentError);
+  // Four stride-2 convolutions, the last one to the token width.
+  int convs = 0;
+  for (const auto& p : stem->named_parameters()) {
+    if (p.key().find("weight") != std::string::npos) ++convs;
+  }
+  EXPECT_EQ(convs, 4);
+}
+
+TEST(VisionStems, KeypointStemTokensFollowWhereTheObjectIsAndEveryParameterLearns) {
+  torch::manual_seed(4);
+  KeypointStem stem(32, 3, 8, 16);
+  const auto a = stem->forward(RedSquare(32, 4, 4));
+  const auto b = stem->forward(RedSquare(32, 20, 24));
+  ASSERT_EQ(a.sizes(), (std::vector<int64_t>{1, 8, 16}));
+  EXPECT_GT((a - b).abs().max().item<double>(), 1e-3);
+  // The same image gives the same tokens; a batch is the rows of single images.
+  EXPECT_TRUE(
+      torch::allclose(stem->forward(torch::cat({RedSquare(32, 4, 4), RedSquare(32, 20, 24)})),
+                      torch::cat({a, b}), 1e-5, 1e-6));
+  ((a - b).pow(2).sum() + a.sum()).backward();
+  for (const auto& p : stem->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
 }
 
 }  // namespace

@@ -25,6 +25,8 @@ ModelOptions NonDefaultOptions() {
   o.bc.dropout = 0.25;
   o.vla.embed_dim = 192;
   o.vla.num_heads = 6;
+  o.vla.stem = "keypoints";
+  o.vla.keypoints = 24;
   o.vla.patch_size = 16;
   o.vla.state_token = false;
   o.head.type = "diffusion";
@@ -62,6 +64,8 @@ TEST(ModelOptions, YamlRoundTripKeepsEveryField) {
   EXPECT_EQ(back.vla.embed_dim, 192);
   EXPECT_EQ(back.vla.num_heads, 6);
   EXPECT_FALSE(back.vla.state_token);
+  EXPECT_EQ(back.vla.stem, "keypoints");
+  EXPECT_EQ(back.vla.keypoints, 24);
   EXPECT_EQ(back.head.type, "diffusion");
   EXPECT_EQ(back.head.schedule, "cosine");
   EXPECT_DOUBLE_EQ(back.head.beta_start, 1.5e-4);
@@ -114,6 +118,31 @@ TEST(ModelOptions, ValidationNamesTheInconsistentField) {
   o.head.inference_steps = 200;  // more than the 100 diffusion steps
   EXPECT_THROW(ValidateModelOptions("vla", o), InvalidArgumentError);
   o.head.inference_steps = 10;
+  EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  // A convolutional stem halves the image log2(patch) times: the patch must be a power of two.
+  o.vla.stem = "conv";
+  o.vla.patch_size = 16;
+  EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  o.spec.policy.image_size = 96;
+  o.vla.patch_size = 12;
+  try {
+    ValidateModelOptions("vla", o);
+    FAIL() << "expected an InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.vla.patch_size"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("power of two"), std::string::npos) << e.what();
+  }
+  o.spec.policy.image_size = 64;
+  o.vla.patch_size = 8;
+  o.vla.state_token = false;
+  o.vla.state_skip = true;
+  try {
+    ValidateModelOptions("vla", o);
+    FAIL() << "expected an InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.vla.state_skip"), std::string::npos) << e.what();
+  }
+  o.vla.state_token = true;
   EXPECT_NO_THROW(ValidateModelOptions("vla", o));
   o.spec.action_dim = 0;
   EXPECT_THROW(ValidateModelOptions("bc", o), InvalidArgumentError);

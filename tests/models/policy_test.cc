@@ -377,5 +377,24 @@ TEST(Vla, OverfitsATinyFixedBatch) {
   EXPECT_LT((model->Predict(batch).squeeze(1) - batch.actions).abs().max().item<double>(), 0.1);
 }
 
+// The vision stems and the head's direct state input train like the original layout.
+class VlaStemTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(VlaStemTest, OverfitsATinyFixedBatch) {
+  torch::manual_seed(11);
+  ModelOptions o = DebugVla(true, 6);
+  o.vla.dropout = 0.0;
+  o.vla.stem = GetParam();
+  o.vla.keypoints = 8;
+  o.vla.state_skip = true;
+  auto model = MakeModel("vla", o);
+  const Batch batch = RandomBatch(model->spec(), 4, true);
+  const double loss = TrainSteps(*model, batch, 300, 1e-3);
+  EXPECT_LT(loss, 1e-3);
+  EXPECT_LT((model->Predict(batch).squeeze(1) - batch.actions).abs().max().item<double>(), 0.1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stems, VlaStemTest, ::testing::Values("patch", "conv", "keypoints"));
+
 }  // namespace
 }  // namespace simscale::models

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -164,6 +165,77 @@ TEST(InputAblation, AblationsThatCannotApplyAreClearErrors) {
   EXPECT_THROW(MakePolicy("scripted", "pick_place_multi", options), InvalidArgumentError);
   EXPECT_EQ(words.Describe(), "blank instruction");
   EXPECT_EQ(InputAblation{}.Describe(), "none");
+}
+
+// Predicts, at the k-th call of an episode, a chunk whose j-th action is 10 k + j (every
+// dimension).
+class CountingChunkModel : public ActionModel {
+ public:
+  explicit CountingChunkModel(models::ModelSpec spec) : spec_(std::move(spec)) {}
+  const models::ModelSpec& spec() const override { return spec_; }
+  void Predict(const ModelInputs&, double* actions) override {
+    for (int64_t j = 0; j < spec_.policy.action_horizon; ++j) {
+      for (int64_t i = 0; i < spec_.action_dim; ++i) {
+        actions[j * spec_.action_dim + i] =
+            10.0 * static_cast<double>(calls) + static_cast<double>(j);
+      }
+    }
+    ++calls;
+  }
+  int64_t calls = 0;
+
+ private:
+  models::ModelSpec spec_;
+};
+
+// The first action of each chunk, or the weighted average of every chunk's prediction for the
+// step (ACT's temporal ensembling), restarted at each episode.
+TEST(ChunkExecution, RecedingHorizonOrTemporalEnsembling) {
+  models::ModelSpec spec = VisionSpec(false);
+  spec.policy.action_horizon = 3;
+  auto env = envs::MakeEnv(envs::PickPlaceMultiEnv::kName, {});
+  auto actions_of = [&](double decay, int steps) {
+    auto model = std::make_unique<CountingChunkModel>(spec);
+    CheckpointPolicy policy("test", std::move(model), sim::GlBackend::kAuto);
+    policy.SetTemporalEnsemble(decay);
+    std::vector<double> first;
+    for (int episode = 0; episode < 2; ++episode) {
+      env->Reset(4, static_cast<uint64_t>(episode));
+      policy.Reset(*env, 4, static_cast<uint64_t>(episode));
+      for (int t = 0; t < steps; ++t) {
+        double action[4];
+        policy.Act(*env, action);
+        EXPECT_EQ(action[0], action[3]);
+        if (episode == 0) first.push_back(action[0]);
+      }
+    }
+    return first;
+  };
+  // Receding horizon: the newest chunk's first action, 10 k at call k.
+  EXPECT_EQ(actions_of(-1.0, 4), (std::vector<double>{0, 10, 20, 30}));
+  // Equal weights: step 1 averages chunk 0's second (1) and chunk 1's first (10) action; step 3
+  // averages chunks 1..3 (the oldest, chunk 0, has no entry left): (12 + 21 + 30) / 3.
+  const auto equal = actions_of(0.0, 4);
+  EXPECT_DOUBLE_EQ(equal[0], 0.0);
+  EXPECT_DOUBLE_EQ(equal[1], 5.5);
+  EXPECT_DOUBLE_EQ(equal[2], (2.0 + 11.0 + 20.0) / 3.0);
+  EXPECT_DOUBLE_EQ(equal[3], (12.0 + 21.0 + 30.0) / 3.0);
+  // Decay 1: weights 1, e^-1, e^-2 from the oldest.
+  const auto decayed = actions_of(1.0, 3);
+  const double w1 = std::exp(-1.0), w2 = std::exp(-2.0);
+  EXPECT_NEAR(decayed[2], (2.0 + 11.0 * w1 + 20.0 * w2) / (1.0 + w1 + w2), 1e-12);
+}
+
+TEST(ChunkExecution, TemporalEnsemblingIsForCheckpointPoliciesOnly) {
+  PolicyOptions options;
+  options.temporal_ensemble = 0.01;
+  try {
+    MakePolicy("scripted", "pick_place", options);
+    FAIL() << "expected an InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint policies only"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

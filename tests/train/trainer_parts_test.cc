@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "common/core/error.h"
 #include "common/models/checkpoint.h"
 #include "common/models/policy.h"
+#include "common/train/augment.h"
 #include "common/train/loss_scaler.h"
 #include "common/train/metrics.h"
 #include "common/train/nonfinite_guard.h"
@@ -38,6 +40,53 @@ class TempDirectory {
  private:
   fs::path path_;
 };
+
+// Random shift: every image becomes a crop of itself padded with repeated edges, offsets vary
+// over the batch, the trainer's per-step seed repeats them, and pad 0 changes nothing.
+TEST(RandomShift, EachImageIsAnEdgePaddedCropAndTheSeedRepeatsIt) {
+  constexpr int64_t kPad = 3, kSize = 12, kBatch = 16;
+  torch::manual_seed(1);
+  models::Batch original;
+  original.images["agentview"] = torch::rand({kBatch, 3, kSize, kSize});
+  original.images["wrist"] = torch::rand({kBatch, 3, kSize, kSize});
+
+  models::Batch same = original;
+  RandomShift(&same, 0);
+  EXPECT_TRUE(torch::equal(same.images.at("agentview"), original.images.at("agentview")));
+
+  auto shifted_with_seed = [&](uint64_t seed) {
+    models::Batch b;
+    for (const auto& [camera, images] : original.images) b.images[camera] = images.clone();
+    torch::manual_seed(seed);
+    RandomShift(&b, kPad);
+    return b;
+  };
+  const models::Batch shifted = shifted_with_seed(7);
+  EXPECT_TRUE(torch::equal(shifted.images.at("wrist"), shifted_with_seed(7).images.at("wrist")));
+  EXPECT_FALSE(torch::equal(shifted.images.at("wrist"), shifted_with_seed(8).images.at("wrist")));
+
+  namespace F = torch::nn::functional;
+  for (const auto& [camera, images] : original.images) {
+    const auto padded =
+        F::pad(images, F::PadFuncOptions({kPad, kPad, kPad, kPad}).mode(torch::kReplicate));
+    std::set<std::pair<int64_t, int64_t>> offsets;
+    for (int64_t i = 0; i < kBatch; ++i) {
+      const auto out = shifted.images.at(camera)[i];
+      ASSERT_EQ(out.sizes(), images[i].sizes());
+      bool found = false;
+      for (int64_t dy = 0; dy <= 2 * kPad && !found; ++dy) {
+        for (int64_t dx = 0; dx <= 2 * kPad && !found; ++dx) {
+          if (torch::equal(out, padded[i].narrow(1, dy, kSize).narrow(2, dx, kSize))) {
+            offsets.insert({dy, dx});
+            found = true;
+          }
+        }
+      }
+      EXPECT_TRUE(found) << camera << " image " << i << " is not a crop of its padded self";
+    }
+    EXPECT_GT(offsets.size(), 4u) << camera << ": offsets barely vary";
+  }
+}
 
 TEST(LossScaler, BacksOffOnNonFiniteStepsAndGrowsAfterAnIntervalOfFiniteOnes) {
   LossScaler scaler(/*enabled=*/true);
