@@ -33,6 +33,19 @@ std::vector<std::pair<std::string, E>> Words(std::initializer_list<E> values) {
   return words;
 }
 
+// What the dataset gives each sample: state keys, history, checks, action normalisation.
+void DeclareDataOptions(config::Schema* schema, TrainConfig* c) {
+  schema->Add("data.state_keys", &c->state_keys,
+              "observation keys forming the state (empty: every low-dimensional one)");
+  schema->Add("data.history", &c->history, "frames of state per sample").Min(1).Max(64);
+  schema->Add("data.verify_checksums", &c->verify_checksums,
+              "verify what is read from a store against its per-episode checksums");
+  schema
+      ->Add("data.action_normalization", &c->action_normalization,
+            "actions standardised (std) or mapped to [-1, 1] (minmax)")
+      .OneOf({"std", "minmax"});
+}
+
 }  // namespace
 
 void DeclareOptions(config::Schema* schema, TrainConfig* c) {
@@ -100,15 +113,7 @@ void DeclareOptions(config::Schema* schema, TrainConfig* c) {
       ->Add("log.progress_interval", &t.progress_interval,
             "seconds between progress lines in batch logs")
       .GreaterThan(0);
-  schema->Add("data.state_keys", &c->state_keys,
-              "observation keys forming the state (empty: every low-dimensional one)");
-  schema->Add("data.history", &c->history, "frames of state per sample").Min(1).Max(64);
-  schema->Add("data.verify_checksums", &c->verify_checksums,
-              "verify what is read from a store against its per-episode checksums");
-  schema
-      ->Add("data.action_normalization", &c->action_normalization,
-            "actions standardised (std) or mapped to [-1, 1] (minmax)")
-      .OneOf({"std", "minmax"});
+  DeclareDataOptions(schema, c);
   models::DeclareModelOptions(schema, &c->model_options);
   schema->AddCheck([c] {
     CheckVisionStateKeys(*c);

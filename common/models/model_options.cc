@@ -110,6 +110,43 @@ void DeclarePolicyKeys(config::Schema* schema, policies::PolicySpec* p) {
   schema->Add("model.uses_language", &p->uses_language, "condition on a language instruction");
 }
 
+void DeclareVlaOptions(config::Schema* schema, VlaOptions* vla) {
+  schema
+      ->Add("model.vla.stem", &vla->stem,
+            "image tokens: linear patches, convolutions or spatial-softmax keypoints")
+      .OneOf({"patch", "conv", "keypoints"});
+  schema->Add("model.vla.keypoints", &vla->keypoints, "keypoint tokens per camera (stem keypoints)")
+      .Min(1)
+      .Max(1024);
+  schema->Add("model.vla.patch_size", &vla->patch_size, "vision patch side").Min(1).Max(256);
+  schema->Add("model.vla.embed_dim", &vla->embed_dim, "transformer width").Min(8).Max(65536);
+  schema->Add("model.vla.num_heads", &vla->num_heads, "attention heads").Min(1).Max(256);
+  schema->Add("model.vla.num_layers", &vla->num_layers, "vision transformer layers")
+      .Min(1)
+      .Max(256);
+  schema->Add("model.vla.language_layers", &vla->language_layers, "language transformer layers")
+      .Min(1)
+      .Max(256);
+  schema
+      ->Add("model.vla.fusion_layers", &vla->fusion_layers,
+            "fusion transformer layers (0: max(num_layers/2, 2))")
+      .Min(0)
+      .Max(256);
+  schema->Add("model.vla.mlp_ratio", &vla->mlp_ratio, "feed-forward width / embed_dim")
+      .GreaterThan(0)
+      .Max(64);
+  schema->Add("model.vla.dropout", &vla->dropout, "vla dropout probability").Min(0).Max(0.99);
+  schema->Add("model.vla.vocab_size", &vla->vocab_size, "token embedding rows")
+      .Min(44)
+      .Max(1 << 20);
+  schema->Add("model.vla.max_text_len", &vla->max_text_len, "instruction length in characters")
+      .Min(1)
+      .Max(4096);
+  schema->Add("model.vla.state_token", &vla->state_token, "add a state token to the fusion");
+  schema->Add("model.vla.state_skip", &vla->state_skip,
+              "also give the action head the state embedding (needs model.vla.state_token)");
+}
+
 void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool policy_keys) {
   ModelSpec& s = options->spec;
   schema->Add("model.state_dim", &s.state_dim, "flattened state size (0: from the dataset)").Min(0);
@@ -133,37 +170,7 @@ void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool pol
   schema->Add("model.bc.dropout", &bc.dropout, "bc dropout probability").Min(0).Max(0.99);
   schema->Add("model.bc.loss", &bc.loss, "bc regression loss").OneOf({"mse", "l1"});
 
-  VlaOptions& vla = options->vla;
-  schema
-      ->Add("model.vla.stem", &vla.stem,
-            "image tokens: linear patches, convolutions or spatial-softmax keypoints")
-      .OneOf({"patch", "conv", "keypoints"});
-  schema->Add("model.vla.keypoints", &vla.keypoints, "keypoint tokens per camera (stem keypoints)")
-      .Min(1)
-      .Max(1024);
-  schema->Add("model.vla.patch_size", &vla.patch_size, "vision patch side").Min(1).Max(256);
-  schema->Add("model.vla.embed_dim", &vla.embed_dim, "transformer width").Min(8).Max(65536);
-  schema->Add("model.vla.num_heads", &vla.num_heads, "attention heads").Min(1).Max(256);
-  schema->Add("model.vla.num_layers", &vla.num_layers, "vision transformer layers").Min(1).Max(256);
-  schema->Add("model.vla.language_layers", &vla.language_layers, "language transformer layers")
-      .Min(1)
-      .Max(256);
-  schema
-      ->Add("model.vla.fusion_layers", &vla.fusion_layers,
-            "fusion transformer layers (0: max(num_layers/2, 2))")
-      .Min(0)
-      .Max(256);
-  schema->Add("model.vla.mlp_ratio", &vla.mlp_ratio, "feed-forward width / embed_dim")
-      .GreaterThan(0)
-      .Max(64);
-  schema->Add("model.vla.dropout", &vla.dropout, "vla dropout probability").Min(0).Max(0.99);
-  schema->Add("model.vla.vocab_size", &vla.vocab_size, "token embedding rows").Min(44).Max(1 << 20);
-  schema->Add("model.vla.max_text_len", &vla.max_text_len, "instruction length in characters")
-      .Min(1)
-      .Max(4096);
-  schema->Add("model.vla.state_token", &vla.state_token, "add a state token to the fusion");
-  schema->Add("model.vla.state_skip", &vla.state_skip,
-              "also give the action head the state embedding (needs model.vla.state_token)");
+  DeclareVlaOptions(schema, &options->vla);
 
   ActionHeadOptions& head = options->head;
   schema->Add("model.head.type", &head.type, "action head").OneOf({"mlp", "diffusion"});
