@@ -844,6 +844,18 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, const torch::Tensor& key
   return x;
 }
 
+namespace {
+
+// Throws unless `images` is (B, channels, size, size): every image tokenizer's input check.
+void CheckImageBatch(const torch::Tensor& images, int64_t channels, int64_t size) {
+  CheckArgument(images.dim() == 4 && images.size(1) == channels && images.size(2) == size &&
+                    images.size(3) == size,
+                "image batch shape", ShapeString(images),
+                fmt::format("(B, {}, {}, {})", channels, size, size));
+}
+
+}  // namespace
+
 PatchEmbeddingImpl::PatchEmbeddingImpl(int64_t image_size, int64_t patch_size, int64_t in_channels,
                                        int64_t dim)
     : image_size_(image_size),
@@ -861,10 +873,7 @@ PatchEmbeddingImpl::PatchEmbeddingImpl(int64_t image_size, int64_t patch_size, i
 
 torch::Tensor PatchEmbeddingImpl::forward(const torch::Tensor& images) {
   const int64_t batch = images.size(0), grid = image_size_ / patch_size_, p = patch_size_;
-  CheckArgument(images.dim() == 4 && images.size(1) == in_channels_ &&
-                    images.size(2) == image_size_ && images.size(3) == image_size_,
-                "image batch shape", ShapeString(images),
-                fmt::format("(B, {}, {}, {})", in_channels_, image_size_, image_size_));
+  CheckImageBatch(images, in_channels_, image_size_);
   // (B, C, G, p, G, p) -> (B, G, G, C, p, p): each row is one patch in the conv weight's layout.
   const auto patches = images.reshape({batch, in_channels_, grid, p, grid, p})
                            .permute({0, 2, 4, 1, 3, 5})
@@ -898,10 +907,7 @@ ConvStemImpl::ConvStemImpl(int64_t image_size, int64_t patch_size, int64_t in_ch
 }
 
 torch::Tensor ConvStemImpl::forward(const torch::Tensor& images) {
-  CheckArgument(images.dim() == 4 && images.size(1) == in_channels_ &&
-                    images.size(2) == image_size_ && images.size(3) == image_size_,
-                "image batch shape", ShapeString(images),
-                fmt::format("(B, {}, {}, {})", in_channels_, image_size_, image_size_));
+  CheckImageBatch(images, in_channels_, image_size_);
   const auto features = net_->forward(images);  // (B, D, G, G)
   return features.flatten(2).transpose(1, 2) + position_;
 }
@@ -937,10 +943,7 @@ KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int6
 }
 
 torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images) {
-  CheckArgument(images.dim() == 4 && images.size(1) == in_channels_ &&
-                    images.size(2) == image_size_ && images.size(3) == image_size_,
-                "image batch shape", ShapeString(images),
-                fmt::format("(B, {}, {}, {})", in_channels_, image_size_, image_size_));
+  CheckImageBatch(images, in_channels_, image_size_);
   const auto features = net_->forward(images).flatten(2);  // (B, K, G*G)
   // Softmax in fp32: the expected coordinates are the whole signal.
   const auto attention =
