@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -912,19 +913,35 @@ torch::Tensor ConvStemImpl::forward(const torch::Tensor& images) {
   return features.flatten(2).transpose(1, 2) + position_;
 }
 
+namespace {
+constexpr std::array<int64_t, 3> kKeypointHidden = {32, 64, 64};  // the stem's hidden widths
+}  // namespace
+
 KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints,
-                                   int64_t dim)
-    : image_size_(image_size), in_channels_(in_channels), keypoints_(keypoints) {
+                                   int64_t dim, int64_t condition_dim)
+    : image_size_(image_size),
+      in_channels_(in_channels),
+      keypoints_(keypoints),
+      condition_dim_(condition_dim) {
   CheckArgument(image_size % 4 == 0 && image_size >= 8, "keypoint stem image size", image_size,
                 "a multiple of 4, at least 8");
   using torch::nn::Conv2dOptions;
   net_ = register_module(
       "net",
       torch::nn::Sequential(
-          torch::nn::Conv2d(Conv2dOptions(in_channels, 32, 3).stride(2).padding(1)),
-          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(32, 64, 3).stride(2).padding(1)),
-          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(64, 64, 3).stride(1).padding(1)),
-          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(64, keypoints, 1))));
+          torch::nn::Conv2d(Conv2dOptions(in_channels, kKeypointHidden[0], 3).stride(2).padding(1)),
+          torch::nn::ReLU(),
+          torch::nn::Conv2d(
+              Conv2dOptions(kKeypointHidden[0], kKeypointHidden[1], 3).stride(2).padding(1)),
+          torch::nn::ReLU(),
+          torch::nn::Conv2d(
+              Conv2dOptions(kKeypointHidden[1], kKeypointHidden[2], 3).stride(1).padding(1)),
+          torch::nn::ReLU(), torch::nn::Conv2d(Conv2dOptions(kKeypointHidden[2], keypoints, 1))));
+  if (condition_dim > 0) {
+    const int64_t channels = kKeypointHidden[0] + kKeypointHidden[1] + kKeypointHidden[2];
+    film_weight_ = register_parameter("film_weight", torch::zeros({condition_dim, 2 * channels}));
+    film_bias_ = register_parameter("film_bias", torch::zeros({2 * channels}));
+  }
   const double bound = 1.0 / std::sqrt(2.0);  // torch::nn::Linear's default for 2 inputs
   coordinates_weight_ =
       register_parameter("coordinates_weight", torch::empty({2, dim}).uniform_(-bound, bound));
@@ -942,9 +959,38 @@ KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int6
   grid_y_ = register_buffer("grid_y", centres.repeat_interleave(grid).view({1, 1, grid * grid}));
 }
 
-torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images) {
+torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images,
+                                        const torch::Tensor& condition) {
   CheckImageBatch(images, in_channels_, image_size_);
-  const auto features = net_->forward(images).flatten(2);  // (B, K, G*G)
+  torch::Tensor features;
+  if (condition_dim_ == 0) {
+    CheckArgument(!condition.defined(), "keypoint stem condition", "a tensor",
+                  "none (the stem was built without FiLM)");
+    features = net_->forward(images).flatten(2);  // (B, K, G*G)
+  } else {
+    CheckArgument(condition.defined() && condition.dim() == 2 &&
+                      condition.size(0) == images.size(0) && condition.size(1) == condition_dim_,
+                  "keypoint stem condition",
+                  condition.defined() ? fmt::format("{}", condition.sizes()) : "none",
+                  fmt::format("({}, {})", images.size(0), condition_dim_));
+    // (B, 2 * channels): gammas then betas of each hidden layer, in layer order.
+    const auto film = torch::addmm(film_bias_.to(condition.scalar_type()), condition,
+                                   film_weight_.to(condition.scalar_type()));
+    auto x = images;
+    int64_t offset = 0;
+    size_t layer = 0;
+    for (auto& module : *net_) {
+      x = module.forward(x);
+      if (layer < kKeypointHidden.size() && module.ptr()->as<torch::nn::Conv2d>() != nullptr) {
+        const int64_t c = kKeypointHidden[layer++];
+        const auto gamma = film.narrow(1, 2 * offset, c).view({-1, c, 1, 1});
+        const auto beta = film.narrow(1, 2 * offset + c, c).view({-1, c, 1, 1});
+        x = x * (1.0 + gamma.to(x.scalar_type())) + beta.to(x.scalar_type());
+        offset += c;
+      }
+    }
+    features = x.flatten(2);
+  }
   // Softmax in fp32: the expected coordinates are the whole signal.
   const auto attention =
       torch::softmax(features.to(torch::kFloat32) * inverse_temperature_.to(torch::kFloat32), -1);
@@ -958,9 +1004,11 @@ torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images) {
 VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
   CheckArgument(o.stem == "patch" || o.stem == "conv" || o.stem == "keypoints", "vision stem",
                 o.stem, "patch, conv or keypoints");
+  CheckArgument(o.condition_dim == 0 || o.stem == "keypoints", "vision condition width",
+                o.condition_dim, "0 unless the stem is keypoints");
   if (o.stem == "keypoints") {
-    keypoint_stem_ =
-        register_module("keypoints", KeypointStem(o.image_size, 3, o.keypoints, o.dim));
+    keypoint_stem_ = register_module(
+        "keypoints", KeypointStem(o.image_size, 3, o.keypoints, o.dim, o.condition_dim));
     num_patches_ = keypoint_stem_->num_patches();
   } else if (o.stem == "conv") {
     stem_ = register_module("stem", ConvStem(o.image_size, o.patch_size, 3, o.dim));
@@ -978,9 +1026,10 @@ VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
   norm_ = register_module("norm", FusedLayerNorm(o.dim));
 }
 
-torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images) {
-  const auto patches =
-      keypoint_stem_ ? keypoint_stem_(images) : (stem_ ? stem_(images) : patches_(images));
+torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images,
+                                         const torch::Tensor& condition) {
+  const auto patches = keypoint_stem_ ? keypoint_stem_(images, condition)
+                                      : (stem_ ? stem_(images) : patches_(images));
   const auto tokens = torch::cat({cls_.expand({patches.size(0), 1, cls_.size(2)}), patches}, 1);
   return norm_(transformer_(tokens));
 }

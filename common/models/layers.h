@@ -193,15 +193,24 @@ TORCH_MODULE(ConvStem);
 // expected image coordinates (x, y) in [-1, 1] where it fires, and each keypoint becomes one token
 // (a linear map of its coordinates plus a learned embedding of the keypoint):
 // (B, C, S, S) -> (B, K, D). Precise object positions from few pixels, few tokens.
+// With condition_dim > 0 a condition vector (B, condition_dim) modulates every hidden convolution
+// channel-wise before its ReLU, x * (1 + gamma) + beta (FiLM, as RT-1 and BC-Z condition their
+// image encoders on the instruction): the keypoints can then fire on what the instruction names.
+// The modulation starts as the identity (zero weights).
 class KeypointStemImpl : public torch::nn::Module {
  public:
-  KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints, int64_t dim);
-  torch::Tensor forward(const torch::Tensor& images);
+  KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints, int64_t dim,
+                   int64_t condition_dim = 0);
+  // `condition` (B, condition_dim) is required exactly when condition_dim > 0.
+  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& condition = {});
   int64_t num_patches() const { return keypoints_; }
 
  private:
-  int64_t image_size_, in_channels_, keypoints_;
+  int64_t image_size_, in_channels_, keypoints_, condition_dim_;
   torch::nn::Sequential net_{nullptr};
+  // FiLM (condition_dim > 0): (condition_dim, 2 * hidden channels) and its bias, plain parameters
+  // (the transformer initialisation leaves them at zero).
+  torch::Tensor film_weight_, film_bias_;
   // (2, D) and (D): coordinates -> token; plain parameters, so the transformer initialisation
   // (which rescales every Linear) leaves them at LibTorch's Linear default.
   torch::Tensor coordinates_weight_, coordinates_bias_;
@@ -214,7 +223,8 @@ TORCH_MODULE(KeypointStem);
 struct VisionEncoderOptions {
   // patch (ViT linear patches) | conv (ConvStem) | keypoints (KeypointStem)
   std::string stem = "patch";
-  int64_t keypoints = 32;  // stem "keypoints": tokens per image
+  int64_t keypoints = 32;     // stem "keypoints": tokens per image
+  int64_t condition_dim = 0;  // stem "keypoints": FiLM condition width (0: none)
   int64_t image_size = 64;
   int64_t patch_size = 8;
   int64_t dim = 128;
@@ -229,7 +239,8 @@ struct VisionEncoderOptions {
 class VisionEncoderImpl : public torch::nn::Module {
  public:
   explicit VisionEncoderImpl(const VisionEncoderOptions& options);
-  torch::Tensor forward(const torch::Tensor& images);
+  // `condition`: see KeypointStem (only with options.condition_dim > 0).
+  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& condition = {});
   int64_t num_tokens() const { return 1 + num_patches_; }
 
  private:

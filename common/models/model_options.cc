@@ -91,6 +91,9 @@ void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) 
                   "a power of two >= 2 with model.vla.stem = conv");
     CheckArgument(!o.vla.state_skip || o.vla.state_token, "model.vla.state_skip", "true",
                   "false when model.vla.state_token is false");
+    CheckArgument(!o.vla.film || (p.uses_language && o.vla.stem == "keypoints"), "model.vla.film",
+                  "true",
+                  "false unless model.uses_language is true and model.vla.stem is keypoints");
     CheckArgument(!o.vla.state_token || s.state_dim >= 1, "model.state_dim", s.state_dim,
                   "an integer >= 1 when model.vla.state_token is true");
     CheckArgument(o.vla.vocab_size >= 44, "model.vla.vocab_size", o.vla.vocab_size,
@@ -145,6 +148,9 @@ void DeclareVlaOptions(config::Schema* schema, VlaOptions* vla) {
   schema->Add("model.vla.state_token", &vla->state_token, "add a state token to the fusion");
   schema->Add("model.vla.state_skip", &vla->state_skip,
               "also give the action head the state embedding (needs model.vla.state_token)");
+  schema->Add("model.vla.film", &vla->film,
+              "the instruction modulates the keypoint stem's convolutions (FiLM; needs "
+              "model.uses_language and model.vla.stem keypoints)");
 }
 
 void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool policy_keys) {

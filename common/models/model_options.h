@@ -70,6 +70,10 @@ struct VlaOptions {
   // (needs state_token): the head reads proprioception directly, the fusion adds what it sees and
   // reads.
   bool state_skip = false;
+  // Condition the keypoint stem on the instruction (FiLM on its hidden convolutions, from the mean
+  // of the language encoder's outputs over the instruction's characters), so that its keypoints
+  // can fire on the cube and pad the instruction names. Needs uses_language and stem keypoints.
+  bool film = false;
 
   int64_t ResolvedFusionLayers() const;
 };

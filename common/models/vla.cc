@@ -24,6 +24,7 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
   vision.layers = v.num_layers;
   vision.mlp_ratio = v.mlp_ratio;
   vision.dropout = v.dropout;
+  vision.condition_dim = v.film ? d : 0;
   vision_ = register_module("vision", VisionEncoder(vision));
   if (s.policy.cameras.size() > 1) {
     const auto cameras = static_cast<int64_t>(s.policy.cameras.size());
@@ -71,10 +72,26 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
 
 torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normalized_state) {
   const ModelSpec& s = spec();
+  torch::Tensor words, mask, condition;  // language tokens, their mask, the FiLM condition
+  if (language_) {
+    auto ids = batch.language_tokens;
+    mask = batch.language_mask.defined() ? batch.language_mask : ids.ne(0);
+    // Keep columns up to the last real token of the batch: the rest is padding everywhere.
+    const auto positions = torch::arange(1, ids.size(1) + 1, ids.options());
+    const int64_t used =
+        std::max<int64_t>(1, (mask.to(torch::kInt64) * positions).max().item<int64_t>());
+    ids = ids.narrow(1, 0, used);
+    mask = mask.narrow(1, 0, used);
+    words = language_(ids, mask);
+    if (options().vla.film) {
+      // Mean over the real characters (padded outputs are zero); a blank instruction gives 0.
+      const auto count = mask.sum(1, /*keepdim=*/true).clamp_min(1).to(words.scalar_type());
+      condition = words.sum(1) / count;
+    }
+  }
   std::vector<torch::Tensor> tokens;
-  std::vector<torch::Tensor> key_masks;  // only needed with language
   for (size_t i = 0; i < s.policy.cameras.size(); ++i) {
-    auto visual = vision_(batch.images.at(s.policy.cameras[i]) * 2.0 - 1.0);
+    auto visual = vision_(batch.images.at(s.policy.cameras[i]) * 2.0 - 1.0, condition);
     if (camera_embedding_.defined()) visual = visual + camera_embedding_[static_cast<int64_t>(i)];
     tokens.push_back(visual);
   }
@@ -82,15 +99,7 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
   const auto visual_tokens = tokens.front().size(1) * static_cast<int64_t>(tokens.size());
   torch::Tensor key_mask;
   if (language_) {
-    auto ids = batch.language_tokens;
-    auto mask = batch.language_mask.defined() ? batch.language_mask : ids.ne(0);
-    // Keep columns up to the last real token of the batch: the rest is padding everywhere.
-    const auto positions = torch::arange(1, ids.size(1) + 1, ids.options());
-    const int64_t used =
-        std::max<int64_t>(1, (mask.to(torch::kInt64) * positions).max().item<int64_t>());
-    ids = ids.narrow(1, 0, used);
-    mask = mask.narrow(1, 0, used);
-    tokens.push_back(language_(ids, mask));
+    tokens.push_back(words);
     const auto ones = torch::ones({b, visual_tokens}, mask.options());
     key_mask = torch::cat({ones, mask, ones.narrow(1, 0, state_ ? 1 : 0)}, 1);
   }

@@ -355,5 +355,45 @@ TEST(VisionStems, KeypointStemTokensFollowWhereTheObjectIsAndEveryParameterLearn
   }
 }
 
+TEST(VisionStems, FilmKeypointStemStartsAsTheIdentityLearnsAndThenFollowsItsCondition) {
+  torch::manual_seed(5);
+  KeypointStem plain(32, 3, 8, 16);
+  KeypointStem film(32, 3, 8, 16, /*condition_dim=*/6);
+  {
+    torch::NoGradGuard no_grad;
+    auto film_parameters = film->named_parameters();
+    for (const auto& p : plain->named_parameters()) film_parameters[p.key()].copy_(p.value());
+  }
+  const auto image = RedSquare(32, 10, 12);
+  const auto first = torch::randn({1, 6});
+  const auto second = torch::randn({1, 6});
+  // Zero FiLM weights: exactly the unconditioned stem, whatever the condition.
+  EXPECT_TRUE(torch::equal(film->forward(image, first), plain->forward(image)));
+  EXPECT_TRUE(torch::equal(film->forward(image, first), film->forward(image, second)));
+  // The modulation learns from the start.
+  film->forward(image, first).pow(2).sum().backward();
+  for (const char* name : {"film_weight", "film_bias"}) {
+    const auto grad = film->named_parameters()[name].grad();
+    ASSERT_TRUE(grad.defined()) << name;
+    EXPECT_GT(grad.abs().sum().item<double>(), 0.0) << name;
+  }
+  // Once the weights are not zero, the same image gives other keypoints under another condition.
+  {
+    torch::NoGradGuard no_grad;
+    film->named_parameters()["film_weight"].normal_(0.0, 0.5);
+  }
+  EXPECT_GT((film->forward(image, first) - film->forward(image, second)).abs().max().item<double>(),
+            1e-3);
+  // A batch is the rows of its single images and conditions.
+  EXPECT_TRUE(torch::allclose(
+      film->forward(torch::cat({image, RedSquare(32, 2, 20)}), torch::cat({first, second})),
+      torch::cat({film->forward(image, first), film->forward(RedSquare(32, 2, 20), second)}), 1e-5,
+      1e-6));
+  EXPECT_THROW(film->forward(image), InvalidArgumentError);
+  EXPECT_THROW(film->forward(image, torch::randn({1, 5})), InvalidArgumentError);
+  EXPECT_THROW(film->forward(image, torch::randn({2, 6})), InvalidArgumentError);
+  EXPECT_THROW(plain->forward(image, first), InvalidArgumentError);
+}
+
 }  // namespace
 }  // namespace simscale::models

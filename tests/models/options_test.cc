@@ -27,6 +27,7 @@ ModelOptions NonDefaultOptions() {
   o.vla.num_heads = 6;
   o.vla.stem = "keypoints";
   o.vla.keypoints = 24;
+  o.vla.film = true;
   o.vla.patch_size = 16;
   o.vla.state_token = false;
   o.head.type = "diffusion";
@@ -66,6 +67,7 @@ TEST(ModelOptions, YamlRoundTripKeepsEveryField) {
   EXPECT_FALSE(back.vla.state_token);
   EXPECT_EQ(back.vla.stem, "keypoints");
   EXPECT_EQ(back.vla.keypoints, 24);
+  EXPECT_TRUE(back.vla.film);
   EXPECT_EQ(back.head.type, "diffusion");
   EXPECT_EQ(back.head.schedule, "cosine");
   EXPECT_DOUBLE_EQ(back.head.beta_start, 1.5e-4);
@@ -144,6 +146,21 @@ TEST(ModelOptions, ValidationNamesTheInconsistentField) {
   }
   o.vla.state_token = true;
   EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  // FiLM needs an instruction and the keypoint stem.
+  o.vla.film = true;
+  for (const bool language : {false, true}) {
+    o.spec.policy.uses_language = language;
+    try {
+      ValidateModelOptions("vla", o);
+      FAIL() << "expected an InvalidArgumentError (language " << language << ", stem " << o.vla.stem
+             << ")";
+    } catch (const InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find("model.vla.film"), std::string::npos) << e.what();
+    }
+  }
+  o.vla.stem = "keypoints";
+  EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  o.vla.film = false;
   o.spec.action_dim = 0;
   EXPECT_THROW(ValidateModelOptions("bc", o), InvalidArgumentError);
 }

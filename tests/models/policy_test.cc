@@ -377,6 +377,29 @@ TEST(Vla, OverfitsATinyFixedBatch) {
   EXPECT_LT((model->Predict(batch).squeeze(1) - batch.actions).abs().max().item<double>(), 0.1);
 }
 
+// With FiLM the instruction reaches the keypoint stem: the stem's modulation weights get gradient
+// from the loss (their gradient is the instruction's mean encoding times the stem's, so it is zero
+// unless both paths are connected). KeypointStem's own test shows the modulation moves keypoints.
+TEST(Vla, FilmSendsTheInstructionIntoTheKeypointStem) {
+  torch::manual_seed(12);
+  ModelOptions o = DebugVla(true, 6);
+  o.vla.dropout = 0.0;
+  o.vla.stem = "keypoints";
+  o.vla.keypoints = 8;
+  o.vla.film = true;
+  auto model = MakeModel("vla", o);
+  model->Forward(RandomBatch(model->spec(), 4, true)).loss.backward();
+  const auto parameters = model->named_parameters();
+  for (const char* name : {"vision.keypoints.film_weight", "vision.keypoints.film_bias"}) {
+    ASSERT_TRUE(parameters.contains(name)) << name;
+    ASSERT_TRUE(parameters[name].grad().defined()) << name;
+    EXPECT_GT(parameters[name].grad().abs().sum().item<double>(), 0.0) << name;
+  }
+  // Without FiLM the stem has no such parameters.
+  o.vla.film = false;
+  EXPECT_FALSE(MakeModel("vla", o)->named_parameters().contains("vision.keypoints.film_weight"));
+}
+
 // The vision stems and the head's direct state input train like the original layout.
 class VlaStemTest : public ::testing::TestWithParam<const char*> {};
 
