@@ -1055,6 +1055,54 @@ torch::Tensor LanguageEncoderImpl::forward(const torch::Tensor& tokens, const to
   return encoded.masked_fill(mask.logical_not().unsqueeze(-1), 0.0);
 }
 
+WordBagImpl::WordBagImpl(int64_t buckets, int64_t dim) : buckets_(buckets) {
+  CheckArgument(buckets >= 1, "word buckets", buckets, ">= 1");
+  bag_ = register_module(
+      "bag",
+      torch::nn::EmbeddingBag(torch::nn::EmbeddingBagOptions(buckets, dim).mode(torch::kMean)));
+  torch::NoGradGuard no_grad;
+  bag_->weight.normal_(0.0, 1.0);  // as torch::nn::Embedding: distinct words, distinct vectors
+}
+
+int64_t WordBagImpl::Bucket(const int64_t* ids, int64_t count, int64_t buckets) {
+  uint64_t hash = 1469598103934665603ULL;  // FNV-1a, 64 bit
+  for (int64_t i = 0; i < count; ++i) {
+    hash ^= static_cast<uint64_t>(ids[i]);
+    hash *= 1099511628211ULL;
+  }
+  return static_cast<int64_t>(hash % static_cast<uint64_t>(buckets));
+}
+
+torch::Tensor WordBagImpl::forward(const torch::Tensor& tokens, const torch::Tensor& mask) {
+  CheckArgument(tokens.dim() == 2 && mask.sizes() == tokens.sizes(), "word bag input",
+                fmt::format("tokens {} mask {}", tokens.sizes(), mask.sizes()),
+                "tokens and mask of the same shape (B, L)");
+  const auto ids = tokens.to(torch::kCPU, torch::kInt64).contiguous();
+  const auto real = mask.to(torch::kCPU, torch::kBool).contiguous();
+  const int64_t rows = ids.size(0), length = ids.size(1);
+  const int64_t* id = ids.data_ptr<int64_t>();
+  const bool* keep = real.data_ptr<bool>();
+  // Separators: the space and . , ! ? (CharVocabulary ids 1 and 38..41).
+  auto separator = [](int64_t v) { return v == 1 || (v >= 38 && v <= 41); };
+  std::vector<int64_t> words, offsets;
+  for (int64_t r = 0; r < rows; ++r) {
+    offsets.push_back(static_cast<int64_t>(words.size()));
+    std::vector<int64_t> word;
+    for (int64_t i = 0; i <= length; ++i) {
+      const int64_t at = r * length + i;
+      const bool letter = i < length && keep[at] && !separator(id[at]);
+      if (letter) word.push_back(id[at]);
+      if (!letter && !word.empty()) {
+        words.push_back(Bucket(word.data(), static_cast<int64_t>(word.size()), buckets_));
+        word.clear();
+      }
+    }
+  }
+  const auto device = bag_->weight.device();
+  return bag_(torch::tensor(words, torch::kInt64).to(device),
+              torch::tensor(offsets, torch::kInt64).to(device));
+}
+
 ConvImageEncoderImpl::ConvImageEncoderImpl(int64_t in_channels, int64_t embed_dim) {
   using torch::nn::Conv2dOptions;
   net_ = register_module(

@@ -280,6 +280,25 @@ class LanguageEncoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LanguageEncoder);
 
+// Bag of words over the character tokenizer's ids: each word (a run of ids between spaces and
+// . , ! ?) is hashed (FNV-1a over its ids) into one of `buckets` learned vectors, and an
+// instruction becomes the mean of its words' vectors (zero when it has none). Each word has its
+// own vector from the first step on, where a character-level transformer must first learn to
+// spell: "blue" and "green" differ in one of seven words, not in a few of forty characters.
+// tokens, mask: (B, L) as LanguageEncoder -> (B, dim).
+class WordBagImpl : public torch::nn::Module {
+ public:
+  WordBagImpl(int64_t buckets, int64_t dim);
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& mask);
+  // The bucket of one word's character ids.
+  static int64_t Bucket(const int64_t* ids, int64_t count, int64_t buckets);
+
+ private:
+  int64_t buckets_;
+  torch::nn::EmbeddingBag bag_{nullptr};
+};
+TORCH_MODULE(WordBag);
+
 // The BC image encoder of the original: three ReLU convolutions (kernels 8/4/3, strides 4/2/1),
 // 4x4 average pooling, Linear(1024, embed_dim), ReLU. (B, 3, S, S) -> (B, embed_dim).
 class ConvImageEncoderImpl : public torch::nn::Module {

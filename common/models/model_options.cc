@@ -149,8 +149,13 @@ void DeclareVlaOptions(config::Schema* schema, VlaOptions* vla) {
   schema->Add("model.vla.state_skip", &vla->state_skip,
               "also give the action head the state embedding (needs model.vla.state_token)");
   schema->Add("model.vla.film", &vla->film,
-              "the instruction modulates the keypoint stem's convolutions (FiLM; needs "
+              "the instruction's words modulate the keypoint stem's convolutions (FiLM; needs "
               "model.uses_language and model.vla.stem keypoints)");
+  schema
+      ->Add("model.vla.word_buckets", &vla->word_buckets,
+            "film: rows of the hashed word-vector table")
+      .Min(1)
+      .Max(1 << 20);
 }
 
 void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool policy_keys) {

@@ -70,10 +70,11 @@ struct VlaOptions {
   // (needs state_token): the head reads proprioception directly, the fusion adds what it sees and
   // reads.
   bool state_skip = false;
-  // Condition the keypoint stem on the instruction (FiLM on its hidden convolutions, from the mean
-  // of the language encoder's outputs over the instruction's characters), so that its keypoints
-  // can fire on the cube and pad the instruction names. Needs uses_language and stem keypoints.
+  // Condition the keypoint stem on the instruction (FiLM on its hidden convolutions, from a bag of
+  // hashed words of the instruction, WordBag), so that its keypoints can fire on the cube and pad
+  // the instruction names. Needs uses_language and stem keypoints.
   bool film = false;
+  int64_t word_buckets = 2048;  // film: the word vectors' table rows
 
   int64_t ResolvedFusionLayers() const;
 };

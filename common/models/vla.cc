@@ -40,6 +40,7 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
     language.layers = v.language_layers;
     language.dropout = v.dropout;
     language_ = register_module("language", LanguageEncoder(language));
+    if (v.film) words_ = register_module("words", WordBag(v.word_buckets, d));
   }
   if (v.state_token) {
     MlpOptions state;
@@ -72,7 +73,7 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
 
 torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normalized_state) {
   const ModelSpec& s = spec();
-  torch::Tensor words, mask, condition;  // language tokens, their mask, the FiLM condition
+  torch::Tensor text, mask, condition;  // encoded instruction, its mask, the FiLM condition
   if (language_) {
     auto ids = batch.language_tokens;
     mask = batch.language_mask.defined() ? batch.language_mask : ids.ne(0);
@@ -82,12 +83,8 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
         std::max<int64_t>(1, (mask.to(torch::kInt64) * positions).max().item<int64_t>());
     ids = ids.narrow(1, 0, used);
     mask = mask.narrow(1, 0, used);
-    words = language_(ids, mask);
-    if (options().vla.film) {
-      // Mean over the real characters (padded outputs are zero); a blank instruction gives 0.
-      const auto count = mask.sum(1, /*keepdim=*/true).clamp_min(1).to(words.scalar_type());
-      condition = words.sum(1) / count;
-    }
+    text = language_(ids, mask);
+    if (words_) condition = words_(ids, mask);  // zero for an instruction without words
   }
   std::vector<torch::Tensor> tokens;
   for (size_t i = 0; i < s.policy.cameras.size(); ++i) {
@@ -99,9 +96,12 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
   const auto visual_tokens = tokens.front().size(1) * static_cast<int64_t>(tokens.size());
   torch::Tensor key_mask;
   if (language_) {
-    tokens.push_back(words);
-    const auto ones = torch::ones({b, visual_tokens}, mask.options());
-    key_mask = torch::cat({ones, mask, ones.narrow(1, 0, state_ ? 1 : 0)}, 1);
+    tokens.push_back(text);
+    // With FiLM the fusion also reads the bag of words, as one more token.
+    if (condition.defined()) tokens.push_back(condition.unsqueeze(1));
+    const int64_t extra = (condition.defined() ? 1 : 0) + (state_ ? 1 : 0);
+    const auto ones = torch::ones({b, visual_tokens + extra}, mask.options());
+    key_mask = torch::cat({ones.narrow(1, 0, visual_tokens), mask, ones.narrow(1, 0, extra)}, 1);
   }
   torch::Tensor state;
   if (state_) {

@@ -36,6 +36,7 @@ class VlaPolicy : public Policy {
   VisionEncoder vision_{nullptr};
   torch::Tensor camera_embedding_;  // (cameras, 1, D) when there are several cameras
   LanguageEncoder language_{nullptr};
+  WordBag words_{nullptr};  // model.vla.film: the keypoint stem's condition
   Mlp state_{nullptr};
   Transformer fusion_{nullptr};
 };

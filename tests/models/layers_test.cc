@@ -12,6 +12,7 @@
 #include "common/models/cpu_kernels.h"
 #include "common/models/layers.h"
 #include "common/models/optimizer.h"
+#include "common/models/tokenizer.h"
 
 namespace simscale::models {
 namespace {
@@ -393,6 +394,43 @@ TEST(VisionStems, FilmKeypointStemStartsAsTheIdentityLearnsAndThenFollowsItsCond
   EXPECT_THROW(film->forward(image, torch::randn({1, 5})), InvalidArgumentError);
   EXPECT_THROW(film->forward(image, torch::randn({2, 6})), InvalidArgumentError);
   EXPECT_THROW(plain->forward(image, first), InvalidArgumentError);
+}
+
+// Bag of words: order, spacing, punctuation and padding do not matter, one word does; a text
+// without words gives zero; only the words' rows learn.
+TEST(WordBag, OneVectorPerWordAveragedOverTheInstruction) {
+  torch::manual_seed(6);
+  WordBag bag(64, 8);
+  const CharTokenizer tokenizer(48);
+  auto encode = [&](const std::vector<std::string>& texts) {
+    const auto t = tokenizer.Encode(texts);
+    return bag->forward(t.tokens, t.mask);
+  };
+  const auto out =
+      encode({"put the red cube on the left pad", "the  left pad, the red cube on put!",
+              "put the blue cube on the left pad", " ", ""});
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{5, 8}));
+  EXPECT_TRUE(torch::allclose(out[0], out[1], 1e-6, 1e-6));
+  EXPECT_GT((out[0] - out[2]).abs().max().item<double>(), 1e-3);
+  EXPECT_TRUE(torch::equal(out[3], torch::zeros({8})));
+  EXPECT_TRUE(torch::equal(out[4], torch::zeros({8})));
+  // Padded positions are skipped whatever they hold.
+  auto t = tokenizer.Encode({"red cube"});
+  const auto clean = bag->forward(t.tokens, t.mask);
+  t.tokens.masked_fill_(t.mask.logical_not(), 5);
+  EXPECT_TRUE(torch::equal(bag->forward(t.tokens, t.mask), clean));
+  // The mean of the two words' rows, which are the only rows with gradient.
+  const auto red = tokenizer.EncodeIds("red");
+  const auto cube = tokenizer.EncodeIds("cube");
+  const int64_t r = WordBagImpl::Bucket(red.data(), 3, 64);
+  const int64_t c = WordBagImpl::Bucket(cube.data(), 4, 64);
+  ASSERT_NE(r, c);
+  const auto weight = bag->named_parameters()["bag.weight"];
+  EXPECT_TRUE(torch::allclose(clean[0], (weight[r] + weight[c]) / 2, 1e-6, 1e-6));
+  clean.sum().backward();
+  const auto rows_with_grad = weight.grad().abs().sum(1).gt(0).nonzero().flatten();
+  EXPECT_EQ(rows_with_grad.numel(), 2);
+  EXPECT_THROW(bag->forward(t.tokens, t.mask.narrow(1, 0, 3)), InvalidArgumentError);
 }
 
 }  // namespace

@@ -11,7 +11,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,7 +24,9 @@
 #include "common/envs/policy.h"
 #include "common/envs/registry.h"
 #include "common/io/episode_store.h"
+#include "common/models/layers.h"
 #include "common/models/model_input.h"
+#include "common/models/model_options.h"
 #include "common/models/tokenizer.h"
 #include "common/policies/checkpoint_policy.h"
 #include "common/policies/factory.h"
@@ -83,6 +88,28 @@ class ModelInputTest : public ::testing::Test {
   static inline fs::path dir_;
   static inline fs::path dataset_;
 };
+
+// The language task's words (every paraphrase, every cube and pad) each get their own row of the
+// VLA's word table at its default size: no two words share a vector.
+TEST(WordBagOfTheLanguageTask, EveryWordHasItsOwnBucket) {
+  auto env = envs::MakeEnv("pick_place_multi", sim::EnvOptions{});
+  const models::CharTokenizer tokenizer(64);
+  const int64_t buckets = models::VlaOptions().word_buckets;
+  std::map<std::string, int64_t> bucket_of;
+  for (uint64_t episode = 0; episode < 400; ++episode) {
+    env->Reset(7, episode);
+    std::istringstream words(env->instruction());
+    for (std::string word; words >> word;) {
+      const auto ids = tokenizer.EncodeIds(word);
+      bucket_of[word] =
+          models::WordBagImpl::Bucket(ids.data(), static_cast<int64_t>(ids.size()), buckets);
+    }
+  }
+  EXPECT_GE(bucket_of.size(), 20u);  // 3 colours, 2 sides, the templates' words
+  std::set<int64_t> distinct;
+  for (const auto& [word, bucket] : bucket_of) distinct.insert(bucket);
+  EXPECT_EQ(distinct.size(), bucket_of.size());
+}
 
 TEST_F(ModelInputTest, EvaluationGivesTheModelTheTrainingInputOfEveryStoredStepBitForBit) {
   const std::vector<std::string> cameras = {"agentview", "wrist"};
