@@ -185,7 +185,7 @@ TEST_F(ModelInputTest, EvaluationGivesTheModelTheTrainingInputOfEveryStoredStepB
 }
 
 // The debug VLA config (both cameras, the instruction, proprioception) fits a handful of image
-// episodes: its loss falls at least tenfold within its 800 steps on 2 ranks.
+// episodes: its loss falls at least tenfold within its 1,200 steps on 2 ranks.
 TEST_F(ModelInputTest, DebugVlaOverfitsAHandfulOfImageEpisodes) {
   const fs::path run = dir_ / "vla_debug";
   const auto result = testing_support::RunProcess(
