@@ -17,6 +17,7 @@
 #include <fmt/ranges.h>
 
 #include "common/core/error.h"
+#include "common/models/char_vocabulary.h"
 #include "common/models/compat.h"
 #include "common/models/cpu_kernels.h"
 
@@ -1082,8 +1083,12 @@ torch::Tensor WordBagImpl::forward(const torch::Tensor& tokens, const torch::Ten
   const int64_t rows = ids.size(0), length = ids.size(1);
   const int64_t* id = ids.data_ptr<int64_t>();
   const bool* keep = real.data_ptr<bool>();
-  // Separators: the space and . , ! ? (CharVocabulary ids 1 and 38..41).
-  auto separator = [](int64_t v) { return v == 1 || (v >= 38 && v <= 41); };
+  // Separators: the space and . , ! ? (ids are positions in the vocabulary + 1).
+  auto separator = [](int64_t v) {
+    if (v < 1 || v >= CharVocabulary::kSize) return false;
+    const char c = CharVocabulary::kCharacters[static_cast<size_t>(v - 1)];
+    return c == ' ' || c == '.' || c == ',' || c == '!' || c == '?';
+  };
   std::vector<int64_t> words, offsets;
   for (int64_t r = 0; r < rows; ++r) {
     offsets.push_back(static_cast<int64_t>(words.size()));
