@@ -963,35 +963,36 @@ KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int6
 torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images,
                                         const torch::Tensor& condition) {
   CheckImageBatch(images, in_channels_, image_size_);
-  torch::Tensor features;
+  torch::Tensor film;  // (B, 2 * channels): gammas then betas of each hidden layer, in order
   if (condition_dim_ == 0) {
     CheckArgument(!condition.defined(), "keypoint stem condition", "a tensor",
                   "none (the stem was built without FiLM)");
-    features = net_->forward(images).flatten(2);  // (B, K, G*G)
   } else {
     CheckArgument(condition.defined() && condition.dim() == 2 &&
                       condition.size(0) == images.size(0) && condition.size(1) == condition_dim_,
                   "keypoint stem condition",
                   condition.defined() ? fmt::format("{}", condition.sizes()) : "none",
                   fmt::format("({}, {})", images.size(0), condition_dim_));
-    // (B, 2 * channels): gammas then betas of each hidden layer, in layer order.
-    const auto film = torch::addmm(film_bias_.to(condition.scalar_type()), condition,
-                                   film_weight_.to(condition.scalar_type()));
-    auto x = images;
-    int64_t offset = 0;
-    size_t layer = 0;
-    for (auto& module : *net_) {
-      x = module.forward(x);
-      if (layer < kKeypointHidden.size() && module.ptr()->as<torch::nn::Conv2d>() != nullptr) {
-        const int64_t c = kKeypointHidden[layer++];
-        const auto gamma = film.narrow(1, 2 * offset, c).view({-1, c, 1, 1});
-        const auto beta = film.narrow(1, 2 * offset + c, c).view({-1, c, 1, 1});
-        x = x * (1.0 + gamma.to(x.scalar_type())) + beta.to(x.scalar_type());
-        offset += c;
-      }
-    }
-    features = x.flatten(2);
+    film = torch::addmm(film_bias_.to(condition.scalar_type()), condition,
+                        film_weight_.to(condition.scalar_type()));
   }
+  auto maps = images;
+  int64_t offset = 0;
+  size_t layer = 0;
+  for (auto& module : *net_) {
+    maps = module.forward(maps);
+    const bool hidden =
+        layer < kKeypointHidden.size() && module.ptr()->as<torch::nn::Conv2d>() != nullptr;
+    if (!hidden) continue;
+    const int64_t c = kKeypointHidden[layer++];
+    if (film.defined()) {
+      const auto gamma = film.narrow(1, 2 * offset, c).view({-1, c, 1, 1});
+      const auto beta = film.narrow(1, 2 * offset + c, c).view({-1, c, 1, 1});
+      maps = maps * (1.0 + gamma.to(maps.scalar_type())) + beta.to(maps.scalar_type());
+    }
+    offset += c;
+  }
+  const auto features = maps.flatten(2);  // (B, K, G*G)
   // Softmax in fp32: the expected coordinates are the whole signal.
   const auto attention =
       torch::softmax(features.to(torch::kFloat32) * inverse_temperature_.to(torch::kFloat32), -1);
