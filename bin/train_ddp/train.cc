@@ -54,6 +54,7 @@ void OpenDatasets(const TrainConfig& config, TrainingInputs* inputs) {
   data.verify_checksums = config.verify_checksums;
   data.action_horizon = spec.policy.action_horizon;
   data.language = spec.policy.uses_language;
+  data.target_keys = config.model_options.target_keys;
   data.split = "train";
   inputs->train_set = std::make_shared<TrajectoryDataset>(config.dataset, data);
   data.split = "valid";
@@ -75,6 +76,7 @@ std::shared_ptr<models::Policy> BuildModel(const TrainConfig& config,
   };
   from_dataset(&options.spec.state_dim, train_set.state_dim(), "model.state_dim");
   from_dataset(&options.spec.action_dim, train_set.action_dim(), "model.action_dim");
+  from_dataset(&options.spec.target_dim, train_set.target_dim(), "model.target_dim");
   // The policy contract, saved with every checkpoint: how an env observation becomes this
   // model's input (read back when the checkpoint is run as a policy).
   policies::PolicySpec& policy = options.spec.policy;
@@ -140,6 +142,7 @@ models::NormalizationStats ComputeNormalization(const TrajectoryDataset& dataset
   const mpi::Range mine = mpi::SplitEvenly(dataset.num_episodes(), comm.size(), comm.rank());
   Moments state = dataset.StateMoments(mine.begin, mine.end);
   Moments actions = dataset.ActionMoments(mine.begin, mine.end);
+  Moments targets = dataset.TargetMoments(mine.begin, mine.end);
   auto reduce = [&](Moments* m) {
     comm.AllReduceInPlace(&m->count, 1, mpi::ReduceOp::kSum);
     comm.AllReduceInPlace(m->sum.data(), m->sum.size(), mpi::ReduceOp::kSum);
@@ -149,6 +152,7 @@ models::NormalizationStats ComputeNormalization(const TrajectoryDataset& dataset
   };
   reduce(&state);
   reduce(&actions);
+  reduce(&targets);
   models::NormalizationStats stats;
   const std::vector<double> mean = state.Mean(), std = state.Std();
   for (int64_t h = 0; h < dataset.options().history; ++h) {
@@ -161,6 +165,10 @@ models::NormalizationStats ComputeNormalization(const TrajectoryDataset& dataset
   } else {
     stats.action_mean = actions.Mean();
     stats.action_std = actions.Std();
+  }
+  if (dataset.target_dim() > 0) {
+    stats.target_mean = targets.Mean();
+    stats.target_std = targets.Std();
   }
   return stats;
 }

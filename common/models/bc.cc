@@ -31,7 +31,7 @@ BcPolicy::BcPolicy(const ModelOptions& options, std::string name)
   mlp.activation = Activation::kRelu;
   mlp.dropout = bc.dropout;
   mlp.loss = bc.loss == "l1" ? RegressionLoss::kL1 : RegressionLoss::kMse;
-  SetHead(MakeActionHead(options, feature_dim, mlp));
+  SetHead(MakeActionHead(options, feature_dim, mlp), feature_dim);
 }
 
 torch::Tensor BcPolicy::Encode(const Batch& batch, const torch::Tensor& normalized_state) {

@@ -182,6 +182,12 @@ std::string MetadataText(const Policy& model, const torch::optim::Optimizer* opt
   EmitVector(out, stats.action_mean);
   out << YAML::Key << "action_std" << YAML::Value;
   EmitVector(out, stats.action_std);
+  if (!stats.target_mean.empty()) {
+    out << YAML::Key << "target_mean" << YAML::Value;
+    EmitVector(out, stats.target_mean);
+    out << YAML::Key << "target_std" << YAML::Value;
+    EmitVector(out, stats.target_std);
+  }
   out << YAML::EndMap;
 
   if (optimizer != nullptr) {

@@ -91,6 +91,8 @@ CheckpointMetadata ParseCheckpointMetadata(const std::string& text, const fs::pa
       meta.normalization.state_std = ReadVector(n["state_std"]);
       meta.normalization.action_mean = ReadVector(n["action_mean"]);
       meta.normalization.action_std = ReadVector(n["action_std"]);
+      meta.normalization.target_mean = ReadVector(n["target_mean"]);
+      meta.normalization.target_std = ReadVector(n["target_std"]);
     }
   } catch (const YAML::Exception& e) {
     Fail(dir, fmt::format("{}: missing or malformed field: {}", kMetadataFile, e.msg));

@@ -55,6 +55,10 @@ void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) 
                 "an integer >= 1 (set it, or let the dataset fill it)");
   CheckArgument(p.action_horizon >= 1, "model.action_horizon", p.action_horizon, "an integer >= 1");
   CheckArgument(s.state_dim >= 0, "model.state_dim", s.state_dim, "an integer >= 0");
+  CheckArgument(s.target_dim >= 1 || o.target_keys.empty(), "model.target_dim", s.target_dim,
+                "an integer >= 1 with model.target_keys (set it, or let the dataset fill it)");
+  CheckArgument(s.target_dim == 0 || !o.target_keys.empty(), "model.target_dim", s.target_dim,
+                "0 without model.target_keys");
   CheckArgument(s.action_low.empty() || static_cast<int64_t>(s.action_low.size()) == s.action_dim,
                 "model.action_low", fmt::format("{} values", s.action_low.size()),
                 fmt::format("empty or model.action_dim = {} values", s.action_dim));
@@ -169,6 +173,16 @@ void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool pol
                 "joint_pos, joint_vel; the default data.state_keys), never object or target "
                 "positions");
   }
+  schema
+      ->Add("model.target_dim", &s.target_dim,
+            "auxiliary target size (0: from the dataset's model.target_keys)")
+      .Min(0);
+  schema->Add("model.target_keys", &options->target_keys,
+              "observation keys the model learns to predict as an auxiliary loss (training "
+              "only, never inputs; e.g. object_pos, target_pos)");
+  schema->Add("model.target_weight", &options->target_weight, "weight of the auxiliary target loss")
+      .Min(0)
+      .Max(1e6);
   schema->Add("model.action_low", &s.action_low, "lower action bounds (empty: -1 per dimension)");
   schema->Add("model.action_high", &s.action_high, "upper action bounds (empty: 1 per dimension)");
 

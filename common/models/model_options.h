@@ -24,6 +24,9 @@ struct ModelSpec {
   policies::PolicySpec policy;
   int64_t state_dim = 0;   // flattened proprioceptive state (state_keys x history)
   int64_t action_dim = 0;  // one action
+  // Auxiliary targets predicted from the features during training (ModelOptions::target_keys
+  // concatenated); 0: none.
+  int64_t target_dim = 0;
   // Raw action bounds per dimension; predictions are clamped to them. Empty means [-1, 1].
   std::vector<double> action_low;
   std::vector<double> action_high;
@@ -98,6 +101,11 @@ struct ModelOptions {
   // also the default state keys); asking for another key is a config error. A training-time
   // constraint, not saved in the model's options (the saved state keys show it).
   bool vision = false;
+  // Observation keys the model learns to predict from its features as an auxiliary loss (e.g.
+  // object_pos and target_pos: where the named cube and pad are), weighted by target_weight. A
+  // training signal only: they are never inputs, and inference does not compute them.
+  std::vector<std::string> target_keys;
+  double target_weight = 1.0;
   BcOptions bc;
   VlaOptions vla;
   ActionHeadOptions head;
@@ -132,6 +140,8 @@ struct NormalizationStats {
   std::vector<double> action_std;
   std::vector<double> action_min;
   std::vector<double> action_max;
+  std::vector<double> target_mean;  // auxiliary targets (spec.target_dim > 0): standardised
+  std::vector<double> target_std;
 };
 
 }  // namespace simscale::models

@@ -44,6 +44,7 @@ Batch Batch::To(const torch::Device& device) const {
   out.language_tokens = move(language_tokens);
   out.language_mask = move(language_mask);
   out.actions = move(actions);
+  out.targets = move(targets);
   return out;
 }
 
@@ -68,6 +69,10 @@ NormalizerImpl::NormalizerImpl(const ModelSpec& spec) {
   action_scale_ = register_buffer("action_scale", torch::ones({a}));
   action_low_ = register_buffer("action_low", ToTensor(spec.ResolvedActionLow()));
   action_high_ = register_buffer("action_high", ToTensor(spec.ResolvedActionHigh()));
+  if (spec.target_dim > 0) {
+    target_mean_ = register_buffer("target_mean", torch::zeros({spec.target_dim}));
+    target_std_ = register_buffer("target_std", torch::ones({spec.target_dim}));
+  }
 }
 
 void NormalizerImpl::Set(const NormalizationStats& stats) {
@@ -96,6 +101,13 @@ void NormalizerImpl::Set(const NormalizationStats& stats) {
     action_offset_.copy_(ToTensor(stats.action_mean));
     action_scale_.copy_(GuardScale(ToTensor(stats.action_std)));
   }
+  if (!stats.target_mean.empty() || !stats.target_std.empty()) {
+    const auto t = target_mean_.defined() ? static_cast<size_t>(target_mean_.size(0)) : 0;
+    check(stats.target_mean, t, "target_mean");
+    check(stats.target_std, t, "target_std");
+    target_mean_.copy_(ToTensor(stats.target_mean));
+    target_std_.copy_(GuardScale(ToTensor(stats.target_std)));
+  }
 }
 
 NormalizationStats NormalizerImpl::Get() const {
@@ -104,6 +116,10 @@ NormalizationStats NormalizerImpl::Get() const {
   stats.state_std = ToVector(state_std_);
   stats.action_mean = ToVector(action_offset_);
   stats.action_std = ToVector(action_scale_);
+  if (target_mean_.defined()) {
+    stats.target_mean = ToVector(target_mean_);
+    stats.target_std = ToVector(target_std_);
+  }
   return stats;
 }
 
@@ -119,6 +135,9 @@ torch::Tensor NormalizerImpl::DenormalizeActions(const torch::Tensor& actions) c
 torch::Tensor NormalizerImpl::ClampActions(const torch::Tensor& raw_actions) const {
   return torch::max(torch::min(raw_actions, action_high_), action_low_);
 }
+torch::Tensor NormalizerImpl::NormalizeTargets(const torch::Tensor& targets) const {
+  return (targets - target_mean_) / target_std_;
+}
 torch::Tensor NormalizerImpl::NormalizedLow() const { return NormalizeActions(action_low_); }
 torch::Tensor NormalizerImpl::NormalizedHigh() const { return NormalizeActions(action_high_); }
 
@@ -130,8 +149,12 @@ Policy::Policy(std::string name, ModelOptions options)
   normalizer_ = register_module("normalizer", Normalizer(options_.spec));
 }
 
-void Policy::SetHead(std::shared_ptr<ActionHead> head) {
+void Policy::SetHead(std::shared_ptr<ActionHead> head, int64_t feature_dim) {
   head_ = register_module("head", std::move(head));
+  if (spec().target_dim > 0) {
+    target_head_ =
+        register_module("target_head", torch::nn::Linear(feature_dim, spec().target_dim));
+  }
 }
 
 void Policy::SetNormalization(const NormalizationStats& stats) { normalizer_->Set(stats); }
@@ -203,6 +226,13 @@ void Policy::ValidateBatch(const Batch& batch, bool require_actions) const {
   } else if (require_actions) {
     problems.push_back("actions: undefined, but the training pass needs targets");
   }
+  const auto& t = batch.targets;
+  if (t.defined()) {
+    expect(s.target_dim > 0, "targets: given, but the model predicts none (model.target_keys)");
+    expect(s.target_dim == 0 || (t.dim() == 2 && t.size(0) == b && t.size(1) == s.target_dim &&
+                                 t.is_floating_point()),
+           fmt::format("targets: expected float (B={}, {}), got {}", b, s.target_dim, Shape(t)));
+  }
   if (b == 0) problems.push_back("batch: empty (no defined tensor, or B = 0)");
   if (!problems.empty()) {
     throw InvalidArgumentError(fmt::format("{} batch: {}", name_, fmt::join(problems, "; ")));
@@ -226,6 +256,11 @@ ForwardOutput Policy::Forward(const Batch& batch, bool with_metrics) {
   const auto targets_raw = batch.actions.reshape({b, s.policy.action_horizon, s.action_dim});
   const auto head_out = head_->Loss(features, normalizer_->NormalizeActions(targets_raw));
   out.loss = head_out.loss;
+  if (batch.targets.defined()) {
+    out.target_loss = torch::mse_loss(target_head_(features).to(torch::kFloat32),
+                                      normalizer_->NormalizeTargets(batch.targets));
+    out.loss = out.loss + options_.target_weight * out.target_loss;
+  }
   torch::NoGradGuard no_grad;
   const auto predicted =
       normalizer_->ClampActions(normalizer_->DenormalizeActions(head_out.prediction));

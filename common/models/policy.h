@@ -21,6 +21,9 @@ struct Batch {
   torch::Tensor language_tokens;                // (B, L) int64, 0 = padding; may be undefined
   torch::Tensor language_mask;                  // (B, L) bool, true = real token; may be undefined
   torch::Tensor actions;  // (B, A) or (B, H, A) raw targets; undefined at inference
+  // (B, spec.target_dim) raw auxiliary targets (model.target_keys at the sample's step), training
+  // only; undefined otherwise (and always at inference).
+  torch::Tensor targets;
 
   // A copy with every defined tensor on `device`.
   Batch To(const torch::Device& device) const;
@@ -28,7 +31,10 @@ struct Batch {
 };
 
 struct ForwardOutput {
-  torch::Tensor loss;               // scalar; undefined when the batch has no actions
+  torch::Tensor loss;  // scalar, what training minimises; undefined when the batch has no actions
+  // The auxiliary part: mean squared error of the predicted targets in normalised units (loss
+  // holds it times model.target_weight). Undefined when the batch has no targets.
+  torch::Tensor target_loss;
   torch::Tensor predicted_actions;  // raw units, detached; shaped like batch.actions if given,
                                     // else (B, H, A)
   std::map<std::string, double> metrics;  // action_mse, action_mae (raw units), if requested
@@ -46,6 +52,7 @@ class NormalizerImpl : public torch::nn::Module {
   torch::Tensor NormalizeActions(const torch::Tensor& actions) const;
   torch::Tensor DenormalizeActions(const torch::Tensor& actions) const;
   torch::Tensor ClampActions(const torch::Tensor& raw_actions) const;
+  torch::Tensor NormalizeTargets(const torch::Tensor& targets) const;
   // The raw action bounds in normalised units, (A) each.
   torch::Tensor NormalizedLow() const;
   torch::Tensor NormalizedHigh() const;
@@ -54,6 +61,7 @@ class NormalizerImpl : public torch::nn::Module {
   torch::Tensor state_mean_, state_std_;
   torch::Tensor action_offset_, action_scale_;
   torch::Tensor action_low_, action_high_;
+  torch::Tensor target_mean_, target_std_;  // registered when spec.target_dim > 0
 };
 TORCH_MODULE(Normalizer);
 
@@ -65,8 +73,9 @@ class Policy : public torch::nn::Module {
   Policy(std::string name, ModelOptions options);
   ~Policy() override = default;
 
-  // Training pass: loss (in normalised action units) against batch.actions, predicted actions
-  // (raw units) and metrics. Runs in the module's current mode (train/eval) and grad mode.
+  // Training pass: loss (in normalised action units) against batch.actions, plus
+  // model.target_weight times the auxiliary target loss when the batch has targets; predicted
+  // actions (raw units) and metrics. Runs in the module's current mode (train/eval) and grad mode.
   // Metrics cost a device-to-host copy (a synchronisation on CUDA); with_metrics = false skips
   // them, e.g. on steps that are not logged.
   ForwardOutput Forward(const Batch& batch, bool with_metrics = true);
@@ -98,13 +107,16 @@ class Policy : public torch::nn::Module {
  protected:
   // Features (B, F) from an observation whose state is already normalised.
   virtual torch::Tensor Encode(const Batch& batch, const torch::Tensor& normalized_state) = 0;
-  void SetHead(std::shared_ptr<ActionHead> head);
+  // The action head, for features of width `feature_dim`; with spec.target_dim > 0 also a linear
+  // map from the features to the auxiliary targets (trained by Forward, never used by Predict).
+  void SetHead(std::shared_ptr<ActionHead> head, int64_t feature_dim);
 
  private:
   std::string name_;
   ModelOptions options_;
   Normalizer normalizer_{nullptr};
   std::shared_ptr<ActionHead> head_;
+  torch::nn::Linear target_head_{nullptr};
 };
 
 // Builds the action head named by options.head for features of width `feature_dim`. `mlp` is

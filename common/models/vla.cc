@@ -61,7 +61,7 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
   mlp.hidden = {d, d / 2};
   mlp.activation = Activation::kGelu;
   mlp.dropout = v.dropout;
-  SetHead(MakeActionHead(options, feature, mlp));
+  SetHead(MakeActionHead(options, feature, mlp), feature);
   // The transformers' Linears N(0, 0.02^2) with zero bias, LayerNorms (1, 0); convolution,
   // embedding, position and CLS parameters keep their own initialisation, and so do the state MLP
   // and the action head (LibTorch's default: at 0.02 their GELU stack starts with a signal too

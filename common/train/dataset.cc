@@ -185,6 +185,33 @@ std::vector<std::vector<float>> ReadObservationColumns(
   return columns;
 }
 
+// Rows first_row .. first_row + length of `columns` (one per key), side by side: the episode's
+// (length + 1) x dim frames of those keys.
+std::vector<float> EpisodeRows(const std::vector<std::vector<float>>& columns,
+                               const std::vector<std::pair<std::string, int64_t>>& keys,
+                               int64_t dim, int64_t first_row, int64_t length) {
+  std::vector<float> rows(static_cast<size_t>((length + 1) * dim));
+  for (int64_t t = 0; t <= length; ++t) {
+    int64_t offset = 0;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      const int64_t width = keys[k].second;
+      const float* src = columns[k].data() + (first_row + t) * width;
+      std::copy(src, src + width, rows.begin() + t * dim + offset);
+      offset += width;
+    }
+  }
+  return rows;
+}
+
+// Throws InvalidArgumentError unless `key` is one of the file's low-dimensional observations.
+void CheckLowDimKey(const std::string& option, const std::string& key,
+                    const std::vector<std::string>& available, const fs::path& path) {
+  if (std::find(available.begin(), available.end(), key) != available.end()) return;
+  throw InvalidArgumentError(
+      fmt::format("{}: '{}' is not a low-dimensional observation of '{}'; it has: {}", option, key,
+                  path.string(), fmt::join(available, ", ")));
+}
+
 }  // namespace
 
 TrajectoryDataset::TrajectoryDataset(const fs::path& path, DatasetOptions options)
@@ -225,25 +252,26 @@ TrajectoryDataset::TrajectoryDataset(const fs::path& path, DatasetOptions option
 TrajectoryDataset::~TrajectoryDataset() = default;
 
 void TrajectoryDataset::CheckFinite(const fs::path& path) const {
-  const auto first_bad = [](const std::vector<float>& values) {
-    return std::find_if(values.begin(), values.end(), [](float x) { return !std::isfinite(x); }) -
-           values.begin();
-  };
   for (const Episode& episode : episodes_) {
-    const int64_t action = first_bad(episode.actions), frame = first_bad(episode.frames);
-    if (action == static_cast<int64_t>(episode.actions.size()) &&
-        frame == static_cast<int64_t>(episode.frames.size())) {
-      continue;
+    const struct {
+      const std::vector<float>& values;
+      int64_t width;
+      std::string what;
+    } parts[] = {
+        {episode.actions, action_dim_, "actions"},
+        {episode.frames, frame_dim_, fmt::format("state [{}]", fmt::join(state_keys_, ", "))},
+        {episode.targets, target_dim_,
+         fmt::format("targets [{}]", fmt::join(options_.target_keys, ", "))}};
+    for (const auto& part : parts) {
+      const auto bad = std::find_if(part.values.begin(), part.values.end(),
+                                    [](float x) { return !std::isfinite(x); });
+      if (bad == part.values.end()) continue;
+      throw InvalidArgumentError(fmt::format(
+          "'{}': episode {} has a non-finite value ({}) in its {} at step {}; a policy cannot "
+          "learn from it: regenerate the dataset or drop the episode",
+          path.string(), episode.file_episode, *bad, part.what,
+          (bad - part.values.begin()) / part.width));
     }
-    const bool in_actions = action < static_cast<int64_t>(episode.actions.size());
-    throw InvalidArgumentError(fmt::format(
-        "'{}': episode {} has a non-finite value ({}) in its {} at step {}; a policy cannot learn "
-        "from it: regenerate the dataset or drop the episode",
-        path.string(), episode.file_episode,
-        in_actions ? episode.actions[static_cast<size_t>(action)]
-                   : episode.frames[static_cast<size_t>(frame)],
-        in_actions ? "actions" : fmt::format("state [{}]", fmt::join(state_keys_, ", ")),
-        in_actions ? action / action_dim_ : frame / frame_dim_));
   }
 }
 
@@ -264,13 +292,15 @@ void TrajectoryDataset::LoadStore(const fs::path& path) {
   }
   state_keys_ = options_.state_keys.empty() ? available : options_.state_keys;
   for (const auto& key : state_keys_) {
-    if (std::find(available.begin(), available.end(), key) == available.end()) {
-      throw InvalidArgumentError(fmt::format(
-          "train.state_keys: '{}' is not a low-dimensional observation of '{}'; it has: {}", key,
-          path.string(), fmt::join(available, ", ")));
-    }
+    CheckLowDimKey("train.state_keys", key, available, path);
     keys.emplace_back(key, static_cast<int64_t>(reader.column("obs/" + key).row_elements()));
     frame_dim_ += keys.back().second;
+  }
+  std::vector<std::pair<std::string, int64_t>> target_keys;
+  for (const auto& key : options_.target_keys) {
+    CheckLowDimKey("model.target_keys", key, available, path);
+    target_keys.emplace_back(key, static_cast<int64_t>(reader.column("obs/" + key).row_elements()));
+    target_dim_ += target_keys.back().second;
   }
   action_dim_ = static_cast<int64_t>(reader.column("actions").row_elements());
   for (const auto& camera : options_.cameras) {
@@ -281,6 +311,8 @@ void TrajectoryDataset::LoadStore(const fs::path& path) {
 
   // Low-dimensional data in memory: whole columns, then split per episode.
   const std::vector<std::vector<float>> columns = ReadObservationColumns(reader, keys);
+  const std::vector<std::vector<float>> target_columns =
+      ReadObservationColumns(reader, target_keys);
   const io::ColumnSpec& action_spec = reader.column("actions");
   const std::vector<uint8_t> raw_actions = reader.ReadRows("actions", 0, reader.num_steps());
 
@@ -295,16 +327,9 @@ void TrajectoryDataset::LoadStore(const fs::path& path) {
     episode.length = index.length[static_cast<size_t>(row)];
     episode.first_obs_row = index.start_obs[static_cast<size_t>(row)];
     episode.language = index.language[static_cast<size_t>(row)];
-    episode.frames.resize(static_cast<size_t>((episode.length + 1) * frame_dim_));
-    for (int64_t t = 0; t <= episode.length; ++t) {
-      int64_t offset = 0;
-      for (size_t k = 0; k < keys.size(); ++k) {
-        const int64_t width = keys[k].second;
-        const float* src = columns[k].data() + (episode.first_obs_row + t) * width;
-        std::copy(src, src + width, episode.frames.begin() + t * frame_dim_ + offset);
-        offset += width;
-      }
-    }
+    episode.frames = EpisodeRows(columns, keys, frame_dim_, episode.first_obs_row, episode.length);
+    episode.targets = EpisodeRows(target_columns, target_keys, target_dim_, episode.first_obs_row,
+                                  episode.length);
     const int64_t first_step = index.start_step[static_cast<size_t>(row)];
     episode.actions.resize(static_cast<size_t>(episode.length * action_dim_));
     for (size_t i = 0; i < episode.actions.size(); ++i) {
@@ -335,13 +360,32 @@ void TrajectoryDataset::LoadRobomimic(const fs::path& path) {
   }
   state_keys_ = options_.state_keys.empty() ? available : options_.state_keys;
   for (const auto& key : state_keys_) {
-    if (!widths.count(key)) {
-      throw InvalidArgumentError(fmt::format(
-          "train.state_keys: '{}' is not a low-dimensional observation of '{}'; it has: {}", key,
-          path.string(), fmt::join(available, ", ")));
-    }
+    CheckLowDimKey("train.state_keys", key, available, path);
     frame_dim_ += widths[key];
   }
+  for (const auto& key : options_.target_keys) {
+    CheckLowDimKey("model.target_keys", key, available, path);
+    target_dim_ += widths[key];
+  }
+  // One demo's (length + 1) x dim frames of `keys`; the final one is the last next_obs (or the
+  // last obs, repeated).
+  auto read_frames = [&](int64_t demo, int64_t length, const std::vector<std::string>& keys,
+                         int64_t dim) {
+    std::vector<float> frames(static_cast<size_t>((length + 1) * dim));
+    int64_t offset = 0;
+    for (const auto& key : keys) {
+      const int64_t width = widths[key];
+      const std::vector<float> obs = reader.ReadFloat(demo, "obs/" + key);
+      const bool has_next = reader.Has(demo, "next_obs/" + key);
+      const std::vector<float> next = has_next ? reader.ReadFloat(demo, "next_obs/" + key) : obs;
+      for (int64_t t = 0; t <= length; ++t) {
+        const float* src = t < length ? obs.data() + t * width : next.data() + (length - 1) * width;
+        std::copy(src, src + width, frames.begin() + t * dim + offset);
+      }
+      offset += width;
+    }
+    return frames;
+  };
   for (const int64_t demo : SelectEpisodes(path, options_.split, reader.demos())) {
     Episode episode;
     episode.file_episode = demo;
@@ -354,21 +398,8 @@ void TrajectoryDataset::LoadRobomimic(const fs::path& path) {
           demo, actions.size(), action_dim_, episode.length * action_dim_));
     }
     episode.actions = actions;
-    episode.frames.resize(static_cast<size_t>((episode.length + 1) * frame_dim_));
-    int64_t offset = 0;
-    for (const auto& key : state_keys_) {
-      const int64_t width = widths[key];
-      const std::vector<float> obs = reader.ReadFloat(demo, "obs/" + key);
-      const bool has_next = reader.Has(demo, "next_obs/" + key);
-      const std::vector<float> next = has_next ? reader.ReadFloat(demo, "next_obs/" + key) : obs;
-      for (int64_t t = 0; t <= episode.length; ++t) {
-        // The final observation is the last next_obs (or the last obs, repeated).
-        const float* src = t < episode.length ? obs.data() + t * width
-                                              : next.data() + (episode.length - 1) * width;
-        std::copy(src, src + width, episode.frames.begin() + t * frame_dim_ + offset);
-      }
-      offset += width;
-    }
+    episode.frames = read_frames(demo, episode.length, state_keys_, frame_dim_);
+    episode.targets = read_frames(demo, episode.length, options_.target_keys, target_dim_);
     if (auto language = reader.DemoStringAttribute(demo, "language")) episode.language = *language;
     episodes_.push_back(std::move(episode));
   }
@@ -397,6 +428,7 @@ void TrajectoryDataset::Gather(const int64_t* samples, int64_t count, HostBatch*
   out->state.resize(static_cast<size_t>(count * state_dim()));
   out->actions.resize(static_cast<size_t>(count * horizon * action_dim_));
   out->language.resize(options_.language ? static_cast<size_t>(count) : 0);
+  out->targets.resize(static_cast<size_t>(count * target_dim_));
   const size_t image_bytes = static_cast<size_t>(image_height_ * image_width_ * 3);
   for (const auto& camera : options_.cameras) {
     out->images[camera].resize(static_cast<size_t>(count) * image_bytes);
@@ -419,6 +451,8 @@ void TrajectoryDataset::Gather(const int64_t* samples, int64_t count, HostBatch*
       std::copy_n(episode.actions.begin() + step * action_dim_, action_dim_,
                   out->actions.begin() + (b * horizon + k) * action_dim_);
     }
+    std::copy_n(episode.targets.begin() + t * target_dim_, target_dim_,
+                out->targets.begin() + b * target_dim_);
     if (options_.language) out->language[static_cast<size_t>(b)] = episode.language;
     if (images_) {
       std::lock_guard<std::mutex> lock(image_mutex_);
@@ -447,6 +481,17 @@ Moments TrajectoryDataset::ActionMoments(int64_t first_episode, int64_t last_epi
     const Episode& episode = episodes_[static_cast<size_t>(e)];
     for (int64_t t = 0; t < episode.length; ++t) {
       moments.Add(episode.actions.data() + t * action_dim_);
+    }
+  }
+  return moments;
+}
+
+Moments TrajectoryDataset::TargetMoments(int64_t first_episode, int64_t last_episode) const {
+  Moments moments(static_cast<size_t>(target_dim_));
+  for (int64_t e = first_episode; e < last_episode; ++e) {
+    const Episode& episode = episodes_[static_cast<size_t>(e)];
+    for (int64_t t = 0; t < episode.length; ++t) {
+      moments.Add(episode.targets.data() + t * target_dim_);
     }
   }
   return moments;

@@ -27,6 +27,10 @@ struct DatasetOptions {
   // Verify what is read from a SimScale store against its per-episode checksums (a damaged
   // file stops training with the file, column and episode named). Robomimic files carry none.
   bool verify_checksums = true;
+  // Observation keys loaded as each sample's auxiliary training target, concatenated in this
+  // order, at the sample's own step: what a model learns to predict from its inputs (e.g. where the
+  // named cube is), never one of those inputs.
+  std::vector<std::string> target_keys;
 };
 
 // One batch in plain host buffers (filled by the loader thread, turned into tensors later).
@@ -36,6 +40,7 @@ struct HostBatch {
   std::vector<float> actions;                          // size x action_horizon x action_dim
   std::map<std::string, std::vector<uint8_t>> images;  // camera -> size x H x W x 3
   std::vector<std::string> language;                   // size (when loaded)
+  std::vector<float> targets;                          // size x target_dim (when loaded)
 };
 
 // Per-dimension first and second moments and extremes, mergeable across ranks.
@@ -64,6 +69,7 @@ class TrajectoryDataset {
   int64_t state_dim() const { return frame_dim_ * options_.history; }
   int64_t frame_dim() const { return frame_dim_; }
   int64_t action_dim() const { return action_dim_; }
+  int64_t target_dim() const { return target_dim_; }
   int64_t image_height() const { return image_height_; }
   int64_t image_width() const { return image_width_; }
   const std::vector<std::string>& state_keys() const { return state_keys_; }
@@ -80,6 +86,7 @@ class TrajectoryDataset {
   // parallel over ranks.
   Moments StateMoments(int64_t first_episode, int64_t last_episode) const;
   Moments ActionMoments(int64_t first_episode, int64_t last_episode) const;
+  Moments TargetMoments(int64_t first_episode, int64_t last_episode) const;
 
  private:
   struct Episode {
@@ -88,6 +95,7 @@ class TrajectoryDataset {
     int64_t first_obs_row = 0;   // store: row of its first observation
     std::vector<float> frames;   // (length + 1) x frame_dim
     std::vector<float> actions;  // length x action_dim
+    std::vector<float> targets;  // (length + 1) x target_dim
     std::string language;
   };
   void LoadStore(const std::filesystem::path& path);
@@ -101,6 +109,7 @@ class TrajectoryDataset {
   std::vector<std::string> state_keys_;
   int64_t frame_dim_ = 0;
   int64_t action_dim_ = 0;
+  int64_t target_dim_ = 0;
   int64_t image_height_ = 0, image_width_ = 0;
   std::vector<Episode> episodes_;
   std::vector<int32_t> sample_episode_;  // per sample: index into episodes_

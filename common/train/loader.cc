@@ -64,6 +64,7 @@ BatchConverter::BatchConverter(const TrajectoryDataset& dataset, int64_t max_tex
                                int64_t image_size)
     : state_dim_(dataset.state_dim()),
       action_dim_(dataset.action_dim()),
+      target_dim_(dataset.target_dim()),
       horizon_(dataset.options().action_horizon),
       height_(dataset.image_height()),
       width_(dataset.image_width()),
@@ -80,6 +81,11 @@ models::Batch BatchConverter::Convert(const HostBatch& host) const {
                                    {b, horizon_, action_dim_}, torch::kFloat32)
                       .clone();
   if (horizon_ == 1) batch.actions = batch.actions.squeeze(1);
+  if (target_dim_ > 0) {
+    batch.targets =
+        torch::from_blob(const_cast<float*>(host.targets.data()), {b, target_dim_}, torch::kFloat32)
+            .clone();
+  }
   for (const auto& camera : cameras_) {
     // The conversion checkpoint policies apply to live frames (common/models/model_input.h).
     batch.images[camera] =

@@ -59,7 +59,7 @@ class BatchConverter {
   models::Batch Convert(const HostBatch& host) const;
 
  private:
-  int64_t state_dim_, action_dim_, horizon_, height_, width_, image_size_;
+  int64_t state_dim_, action_dim_, target_dim_, horizon_, height_, width_, image_size_;
   std::vector<std::string> cameras_;
   bool language_;
   models::CharTokenizer tokenizer_;

@@ -52,7 +52,7 @@ MetricsWriter::MetricsWriter(const fs::path& run_dir, MetricsFormat format, int6
   file_.open(path_, std::ios::trunc);
   if (format_ == MetricsFormat::kCsv) {
     file_ << "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped,"
-             "valid_loss\n";
+             "valid_loss,valid_target_loss\n";
   }
   for (const auto& line : kept) file_ << line << "\n";
   file_.flush();
@@ -62,10 +62,10 @@ MetricsWriter::MetricsWriter(const fs::path& run_dir, MetricsFormat format, int6
 void MetricsWriter::Write(const MetricsLine& l) {
   if (!enabled_) return;
   if (format_ == MetricsFormat::kCsv) {
-    file_ << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4f},{:.4f},{},{}\n", l.step, l.loss,
+    const auto optional = [](double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}", v); };
+    file_ << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.1f},{:.4f},{:.4f},{},{},{}\n", l.step, l.loss,
                          l.lr, l.grad_norm, l.samples_per_s, l.data_wait_share, l.allreduce_share,
-                         l.skipped,
-                         std::isnan(l.valid_loss) ? "" : fmt::format("{:.6g}", l.valid_loss));
+                         l.skipped, optional(l.valid_loss), optional(l.valid_target_loss));
   } else {
     // The CSV's precision (more digits are noise), written as the shortest JSON number.
     const auto significant = [](double v) { return std::stod(fmt::format("{:.6g}", v)); };
@@ -81,6 +81,9 @@ void MetricsWriter::Write(const MetricsLine& l) {
                                    {"allreduce_share", fixed(l.allreduce_share, 4)},
                                    {"skipped", l.skipped}};
     if (!std::isnan(l.valid_loss)) line["valid_loss"] = significant(l.valid_loss);
+    if (!std::isnan(l.valid_target_loss)) {
+      line["valid_target_loss"] = significant(l.valid_target_loss);
+    }
     file_ << line.dump() << "\n";
   }
   file_.flush();

@@ -24,6 +24,9 @@ struct MetricsLine {
   // Loss on the validation split at this step, when one was computed (eval_every, the last
   // step); NaN otherwise: then the JSON line has no valid_loss and the CSV cell is empty.
   double valid_loss = std::numeric_limits<double>::quiet_NaN();
+  // Its auxiliary part (model.target_keys: the target loss before model.target_weight), when the
+  // model has one; NaN otherwise, like valid_loss.
+  double valid_target_loss = std::numeric_limits<double>::quiet_NaN();
 };
 
 // The run's metrics file, <run_dir>/metrics.jsonl or metrics.csv, written by one rank. A resumed

@@ -157,7 +157,9 @@ struct Trainer::Impl {
   void ApplyUpdate(double grad_norm);
   void Report(MetricsWindow* window, int64_t first_step, bool validate, MetricsWriter* metrics,
               Progress* progress);
-  double ValidationLoss();
+  // Mean validation loss (-1: no validation split); *target_loss its auxiliary part, when the
+  // model has one (left as it is otherwise).
+  double ValidationLoss(double* target_loss);
   void WriteCheckpoint();
   TrainerState State() const;
   void Restore(const TrainerState& state);
@@ -307,8 +309,10 @@ void Trainer::Impl::Report(MetricsWindow* window, int64_t first_step, bool valid
   if (validate) {
     // After Close: the validation's time belongs to no training window.
     const auto start = Clock::now();
-    last_valid_loss = ValidationLoss();
+    double target_loss = -1.0;
+    last_valid_loss = ValidationLoss(&target_loss);
     validation_seconds += Seconds(start);
+    if (target_loss >= 0) line.valid_target_loss = target_loss;
     if (last_valid_loss >= 0) {
       line.valid_loss = last_valid_loss;
       if (step < options.steps) log::Info("step {}: validation loss {:.5g}", step, last_valid_loss);
@@ -320,13 +324,13 @@ void Trainer::Impl::Report(MetricsWindow* window, int64_t first_step, bool valid
                                line.loss, line.lr, line.samples_per_s, 100 * line.data_wait_share));
 }
 
-double Trainer::Impl::ValidationLoss() {
+double Trainer::Impl::ValidationLoss(double* target_loss) {
   if (!valid || valid->num_samples() < micro_batch) return -1.0;
   ShardedSampler sampler(valid->num_samples(), micro_batch, options.seed ^ 0x5eed, comm.rank(),
                          comm.size());
   BatchConverter converter(*valid, options.max_text_len, model->spec().policy.image_size);
   const int64_t batches = std::min(options.eval_batches, sampler.batches_per_epoch());
-  double sums[2] = {0.0, 0.0};  // sum of losses x samples, samples
+  double sums[3] = {0.0, 0.0, 0.0};  // sums of losses and target losses x samples, samples
   model->eval();
   {
     torch::NoGradGuard no_grad;
@@ -338,14 +342,18 @@ double Trainer::Impl::ValidationLoss() {
       const models::Batch batch = converter.Convert(host).To(device);
       const models::AutocastGuard autocast = Autocast(device, options.precision);
       const auto out = model->Forward(batch);
-      sums[0] += out.loss.item<double>() * static_cast<double>(samples.size());
-      sums[1] += static_cast<double>(samples.size());
+      const auto n = static_cast<double>(samples.size());
+      sums[0] += out.loss.item<double>() * n;
+      if (out.target_loss.defined()) sums[1] += out.target_loss.item<double>() * n;
+      sums[2] += n;
       position = sampler.Next(position);
     }
   }
   model->train();
-  comm.AllReduceInPlace(sums, 2, mpi::ReduceOp::kSum);
-  return sums[1] > 0 ? sums[0] / sums[1] : -1.0;
+  comm.AllReduceInPlace(sums, 3, mpi::ReduceOp::kSum);
+  if (sums[2] <= 0) return -1.0;
+  if (model->spec().target_dim > 0) *target_loss = sums[1] / sums[2];
+  return sums[0] / sums[2];
 }
 
 void Trainer::Impl::WriteCheckpoint() {
@@ -441,7 +449,10 @@ TrainSummary Trainer::Train() {
   return summary;
 }
 
-double Trainer::ValidationLoss() { return impl_->ValidationLoss(); }
+double Trainer::ValidationLoss() {
+  double target_loss = -1.0;
+  return impl_->ValidationLoss(&target_loss);
+}
 
 TrainerState Trainer::state() const { return impl_->State(); }
 

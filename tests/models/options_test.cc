@@ -29,6 +29,9 @@ ModelOptions NonDefaultOptions() {
   o.vla.keypoints = 24;
   o.vla.film = true;
   o.vla.patch_size = 16;
+  o.spec.target_dim = 6;
+  o.target_keys = {"object_pos", "target_pos"};
+  o.target_weight = 0.25;
   o.vla.state_token = false;
   o.head.type = "diffusion";
   o.head.schedule = "cosine";
@@ -68,6 +71,9 @@ TEST(ModelOptions, YamlRoundTripKeepsEveryField) {
   EXPECT_EQ(back.vla.stem, "keypoints");
   EXPECT_EQ(back.vla.keypoints, 24);
   EXPECT_TRUE(back.vla.film);
+  EXPECT_EQ(back.spec.target_dim, 6);
+  EXPECT_EQ(back.target_keys, (std::vector<std::string>{"object_pos", "target_pos"}));
+  EXPECT_DOUBLE_EQ(back.target_weight, 0.25);
   EXPECT_EQ(back.head.type, "diffusion");
   EXPECT_EQ(back.head.schedule, "cosine");
   EXPECT_DOUBLE_EQ(back.head.beta_start, 1.5e-4);
@@ -161,6 +167,23 @@ TEST(ModelOptions, ValidationNamesTheInconsistentField) {
   o.vla.stem = "keypoints";
   EXPECT_NO_THROW(ValidateModelOptions("vla", o));
   o.vla.film = false;
+  // Auxiliary targets: keys and their size go together (train_ddp fills the size).
+  for (const auto& [keys, dim] :
+       std::vector<std::pair<std::vector<std::string>, int64_t>>{{{"object_pos"}, 0}, {{}, 3}}) {
+    o.target_keys = keys;
+    o.spec.target_dim = dim;
+    try {
+      ValidateModelOptions("vla", o);
+      FAIL() << "expected an InvalidArgumentError (" << keys.size() << " keys, size " << dim << ")";
+    } catch (const InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find("model.target_dim"), std::string::npos) << e.what();
+    }
+  }
+  o.target_keys = {"object_pos"};
+  o.spec.target_dim = 3;
+  EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  o.target_keys.clear();
+  o.spec.target_dim = 0;
   o.spec.action_dim = 0;
   EXPECT_THROW(ValidateModelOptions("bc", o), InvalidArgumentError);
 }

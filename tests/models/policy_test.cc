@@ -212,7 +212,7 @@ TEST(Policy, StateNormalisationIsAppliedInsideTheModel) {
   stats.state_std = {10, 10, 10};
   model->SetNormalization(stats);
   const auto with_stats = model->Predict(raw);
-  model->SetNormalization({{0, 0, 0}, {1, 1, 1}, {}, {}, {}, {}});
+  model->SetNormalization({{0, 0, 0}, {1, 1, 1}, {}, {}, {}, {}, {}, {}});
   Batch normalised;
   normalised.state = (raw.state - 100) / 10;
   EXPECT_LT((model->Predict(normalised) - with_stats).abs().max().item<double>(), 1e-5);
@@ -265,7 +265,7 @@ TEST(Policy, ZeroStandardDeviationIsGuarded) {
   Batch b;
   b.state = torch::ones({1, 2});
   EXPECT_TRUE(torch::isfinite(model->Predict(b)).all().item<bool>());
-  EXPECT_THROW(model->SetNormalization({{1, 2, 3}, {1, 1, 1}, {}, {}, {}, {}}),
+  EXPECT_THROW(model->SetNormalization({{1, 2, 3}, {1, 1, 1}, {}, {}, {}, {}, {}, {}}),
                InvalidArgumentError);
 }
 
@@ -398,6 +398,75 @@ TEST(Vla, FilmSendsTheInstructionIntoTheKeypointStem) {
   // Without FiLM the stem has no such parameters.
   o.vla.film = false;
   EXPECT_FALSE(MakeModel("vla", o)->named_parameters().contains("vision.keypoints.film_weight"));
+}
+
+// Auxiliary targets (model.target_keys): their normalised squared error joins the loss with its
+// weight, their gradient reaches the image stem (what they are for: the features must say where
+// the object is), and they never change the actions a model predicts.
+TEST(Policy, AuxiliaryTargetsAddTheirLossReachTheStemAndNeverChangeActions) {
+  torch::manual_seed(13);
+  ModelOptions o = DebugVla(false, 6);
+  o.vla.dropout = 0.0;
+  o.vla.stem = "keypoints";
+  o.vla.keypoints = 8;
+  o.spec.target_dim = 3;
+  o.target_keys = {"object_pos"};
+  o.target_weight = 0.5;
+  auto model = MakeModel("vla", o);
+  NormalizationStats stats;
+  stats.target_mean = {0.4, -0.1, 0.8};
+  stats.target_std = {0.1, 0.2, 0.05};
+  model->SetNormalization(stats);
+  const NormalizationStats held = model->normalization();  // float buffers
+  ASSERT_EQ(held.target_std.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_FLOAT_EQ(held.target_mean[i], stats.target_mean[i]);
+    EXPECT_FLOAT_EQ(held.target_std[i], stats.target_std[i]);
+  }
+  Batch batch = RandomBatch(model->spec(), 5, true);
+  const Batch without = batch;
+  batch.targets = torch::randn({5, 3}) * 0.1 + torch::tensor({0.4f, -0.1f, 0.8f});
+
+  const ForwardOutput plain = model->Forward(without);
+  EXPECT_FALSE(plain.target_loss.defined());
+  const ForwardOutput out = model->Forward(batch);
+  ASSERT_TRUE(out.target_loss.defined());
+  EXPECT_GT(out.target_loss.item<double>(), 0.0);
+  EXPECT_NEAR(out.loss.item<double>(),
+              plain.loss.item<double>() + 0.5 * out.target_loss.item<double>(), 1e-6);
+  // Normalised by the statistics: the same targets already standardised, under identity
+  // statistics, give the same target loss.
+  torch::manual_seed(13);
+  auto identity = MakeModel("vla", o);  // the same weights, identity target statistics
+  Batch standardised = batch;
+  standardised.targets =
+      (batch.targets - torch::tensor({0.4f, -0.1f, 0.8f})) / torch::tensor({0.1f, 0.2f, 0.05f});
+  EXPECT_NEAR(identity->Forward(standardised).target_loss.item<double>(),
+              out.target_loss.item<double>(), 1e-5 * out.target_loss.item<double>());
+  EXPECT_GT(std::abs(identity->Forward(batch).target_loss.item<double>() -
+                     out.target_loss.item<double>()),
+            0.1 * out.target_loss.item<double>());
+
+  // The target loss alone reaches the keypoint stem and the target head.
+  model->zero_grad();
+  out.target_loss.backward();
+  const auto parameters = model->named_parameters();
+  for (const char* name : {"target_head.weight", "vision.keypoints.net.0.weight"}) {
+    ASSERT_TRUE(parameters.contains(name)) << name;
+    ASSERT_TRUE(parameters[name].grad().defined()) << name;
+    EXPECT_GT(parameters[name].grad().abs().sum().item<double>(), 0.0) << name;
+  }
+  // Inference ignores them.
+  EXPECT_TRUE(torch::equal(model->Predict(batch), model->Predict(without)));
+  // Wrong width, or targets for a model that predicts none, are refused.
+  Batch wrong = batch;
+  wrong.targets = torch::zeros({5, 4});
+  EXPECT_THROW(model->Forward(wrong), InvalidArgumentError);
+  o.target_keys.clear();
+  o.spec.target_dim = 0;
+  auto none = MakeModel("vla", o);
+  EXPECT_FALSE(none->named_parameters().contains("target_head.weight"));
+  EXPECT_THROW(none->Forward(batch), InvalidArgumentError);
 }
 
 // The vision stems and the head's direct state input train like the original layout.

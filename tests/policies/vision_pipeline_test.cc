@@ -4,7 +4,7 @@
 // the training loader's path, and each stored episode is replayed in a fresh env with its seed,
 // randomization and the datagen's own (noisy expert) actions while a checkpoint policy acts on it;
 // the model input of every step (state, both images, instruction tokens) must be equal bit for
-// bit.
+// bit, and the auxiliary targets the loader gathers must be that step's observation of their keys.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -118,6 +118,9 @@ TEST_F(ModelInputTest, EvaluationGivesTheModelTheTrainingInputOfEveryStoredStepB
   options.cameras = cameras;
   options.language = true;
   options.split = "all";
+  // Auxiliary training targets: where the named cube and pad are, at the sample's own step.
+  const std::vector<std::string> target_keys = {"object_pos", "target_pos"};
+  options.target_keys = target_keys;
   const train::TrajectoryDataset dataset(dataset_, options);
   const train::BatchConverter converter(dataset, kMaxTextLen, kImageSize);
   const io::EpisodeStoreReader store(dataset_);
@@ -175,6 +178,15 @@ TEST_F(ModelInputTest, EvaluationGivesTheModelTheTrainingInputOfEveryStoredStepB
       const models::TokenizedText text = tokenizer.Encode({model->instruction});
       ASSERT_TRUE(torch::equal(text.tokens, stored.language_tokens)) << model->instruction;
       ASSERT_TRUE(torch::equal(text.mask, stored.language_mask));
+      ASSERT_EQ(stored.targets.sizes(), (std::vector<int64_t>{1, 6}));
+      for (size_t k = 0, column = 0; k < target_keys.size(); ++k) {
+        const int offset = env->observation_spec().Offset(target_keys[k]);
+        for (int i = 0; i < 3; ++i, ++column) {
+          ASSERT_EQ(stored.targets[0][static_cast<int64_t>(column)].item<float>(),
+                    static_cast<float>(env->observation()[offset + i]))
+              << target_keys[k] << "[" << i << "]";
+        }
+      }
       expert.Act(*env, action.data());
       env->Step(action.data());
       ++steps_compared;

@@ -237,7 +237,7 @@ TEST(MetricsWriter, AResumedRunKeepsTheLinesUpToItsStepInEitherFormat) {
   }
   EXPECT_EQ(Lines(dir.path() / "metrics.csv").front(),
             "step,loss,lr,grad_norm,samples_per_s,data_wait_share,allreduce_share,skipped,"
-            "valid_loss");
+            "valid_loss,valid_target_loss");
 }
 
 TEST(MetricsWriter, WritesTheValidationLossOnlyOnLinesThatHaveOne) {
@@ -252,15 +252,21 @@ TEST(MetricsWriter, WritesTheValidationLossOnlyOnLinesThatHaveOne) {
       line.step = 20;
       line.valid_loss = 0.25;
       writer.Write(line);
+      line.step = 30;
+      line.valid_target_loss = 0.125;
+      writer.Write(line);
     }
     const std::vector<std::string> lines = Lines(dir.path() / MetricsWriter::FileName(format));
-    ASSERT_EQ(lines.size(), format == MetricsFormat::kCsv ? 3u : 2u);
+    ASSERT_EQ(lines.size(), format == MetricsFormat::kCsv ? 4u : 3u);
     if (format == MetricsFormat::kCsv) {
-      EXPECT_EQ(lines[1].substr(lines[1].rfind(',')), ",");
-      EXPECT_EQ(lines[2].substr(lines[2].rfind(',')), ",0.25");
+      EXPECT_EQ(lines[1].substr(lines[1].size() - 2), ",,");
+      EXPECT_EQ(lines[2].substr(lines[2].size() - 6), ",0.25,");
+      EXPECT_EQ(lines[3].substr(lines[3].size() - 11), ",0.25,0.125");
     } else {
       EXPECT_EQ(lines[0].find("valid_loss"), std::string::npos);
       EXPECT_NE(lines[1].find("\"valid_loss\":0.25"), std::string::npos) << lines[1];
+      EXPECT_EQ(lines[1].find("valid_target_loss"), std::string::npos) << lines[1];
+      EXPECT_NE(lines[2].find("\"valid_target_loss\":0.125"), std::string::npos) << lines[2];
     }
   }
 }
