@@ -264,6 +264,50 @@ TEST_F(TrainTest, BadDatasetAndKeysAreClearErrors) {
       << key.output;
 }
 
+// Auxiliary targets through train_ddp and evaluate: at weight 0 they leave every logged loss equal
+// to the run without them (the target head only adds its own term), at weight 1 they change the
+// loss and validation reports their part; the checkpoint evaluates; a key the dataset lacks is a
+// clear error.
+TEST_F(TrainTest, AuxiliaryTargetsAddOnlyTheirOwnLossAndTheRunEvaluates) {
+  const std::string args =
+      "--steps 20 --set train.batch_size=32 --set train.eval_every=10 --run.plots false "
+      "--set data.state_keys=[ee_pos,joint_pos,joint_vel]";
+  const std::string targets = " --set model.target_keys=[target_pos]";
+  ASSERT_EQ(Train(2, dir_ / "aux_plain", args).exit_code, 0);
+  const auto zero = Train(2, dir_ / "aux_zero", args + targets + " --set model.target_weight=0");
+  ASSERT_EQ(zero.exit_code, 0) << zero.output;
+  const auto one = Train(2, dir_ / "aux_one", args + targets);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const auto plain = Losses(dir_ / "aux_plain/metrics.jsonl");
+  ASSERT_EQ(plain.size(), 20u);
+  EXPECT_EQ(Losses(dir_ / "aux_zero/metrics.jsonl"), plain);
+  const auto weighted = Losses(dir_ / "aux_one/metrics.jsonl");
+  ASSERT_EQ(weighted.size(), plain.size());
+  EXPECT_NE(weighted, plain);
+  std::ifstream metrics(dir_ / "aux_one/metrics.jsonl");
+  int validated = 0;
+  const std::regex target_loss(R"("valid_target_loss":([0-9.eE+-]+))");
+  for (std::string line; std::getline(metrics, line);) {
+    if (line.find("\"valid_loss\"") == std::string::npos) continue;
+    ++validated;
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(line, match, target_loss)) << line;
+    EXPECT_GT(std::stod(match[1]), 0.0) << line;
+  }
+  EXPECT_EQ(validated, 2);
+  const auto evaluated =
+      RunProcess(ToolPath("evaluate") + " --policy " + (dir_ / "aux_one").string() +
+                     " --episodes 2 --log.level warn --run.plots false --output " +
+                     (dir_ / "aux_eval").string(),
+                 300);
+  EXPECT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const auto bad = Train(0, dir_ / "aux_bad", args + " --set model.target_keys=[elbow]");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("model.target_keys: 'elbow' is not a low-dimensional observation"),
+            std::string::npos)
+      << bad.output;
+}
+
 // 200 random bytes flipped inside the stored data of a column, as a bad disk or copy would.
 void FlipBytesInAChunk(const fs::path& path, const std::string& dataset_path) {
   io::h5::Dataset::ChunkLocation chunk;
