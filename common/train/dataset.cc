@@ -465,36 +465,27 @@ void TrajectoryDataset::Gather(const int64_t* samples, int64_t count, HostBatch*
   }
 }
 
-Moments TrajectoryDataset::StateMoments(int64_t first_episode, int64_t last_episode) const {
-  Moments moments(static_cast<size_t>(frame_dim_));
+Moments TrajectoryDataset::RowMoments(int64_t first_episode, int64_t last_episode,
+                                      std::vector<float> Episode::*rows, int64_t width) const {
+  Moments moments(static_cast<size_t>(width));
   for (int64_t e = first_episode; e < last_episode; ++e) {
     const Episode& episode = episodes_[static_cast<size_t>(e)];
-    for (int64_t t = 0; t < episode.length; ++t)
-      moments.Add(episode.frames.data() + t * frame_dim_);
+    // One row per step: a state's final frame (after the last action) is left out.
+    for (int64_t t = 0; t < episode.length; ++t) moments.Add((episode.*rows).data() + t * width);
   }
   return moments;
+}
+
+Moments TrajectoryDataset::StateMoments(int64_t first_episode, int64_t last_episode) const {
+  return RowMoments(first_episode, last_episode, &Episode::frames, frame_dim_);
 }
 
 Moments TrajectoryDataset::ActionMoments(int64_t first_episode, int64_t last_episode) const {
-  Moments moments(static_cast<size_t>(action_dim_));
-  for (int64_t e = first_episode; e < last_episode; ++e) {
-    const Episode& episode = episodes_[static_cast<size_t>(e)];
-    for (int64_t t = 0; t < episode.length; ++t) {
-      moments.Add(episode.actions.data() + t * action_dim_);
-    }
-  }
-  return moments;
+  return RowMoments(first_episode, last_episode, &Episode::actions, action_dim_);
 }
 
 Moments TrajectoryDataset::TargetMoments(int64_t first_episode, int64_t last_episode) const {
-  Moments moments(static_cast<size_t>(target_dim_));
-  for (int64_t e = first_episode; e < last_episode; ++e) {
-    const Episode& episode = episodes_[static_cast<size_t>(e)];
-    for (int64_t t = 0; t < episode.length; ++t) {
-      moments.Add(episode.targets.data() + t * target_dim_);
-    }
-  }
-  return moments;
+  return RowMoments(first_episode, last_episode, &Episode::targets, target_dim_);
 }
 
 }  // namespace simscale::train

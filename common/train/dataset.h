@@ -98,6 +98,9 @@ class TrajectoryDataset {
     std::vector<float> targets;  // (length + 1) x target_dim
     std::string language;
   };
+  // Moments of `width`-wide rows of one Episode member, one row per step.
+  Moments RowMoments(int64_t first_episode, int64_t last_episode, std::vector<float> Episode::*rows,
+                     int64_t width) const;
   void LoadStore(const std::filesystem::path& path);
   void LoadRobomimic(const std::filesystem::path& path);
   // Throws InvalidArgumentError naming the episode and step of the first NaN or infinite value.
