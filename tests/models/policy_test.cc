@@ -377,24 +377,35 @@ TEST(Vla, OverfitsATinyFixedBatch) {
   EXPECT_LT((model->Predict(batch).squeeze(1) - batch.actions).abs().max().item<double>(), 0.1);
 }
 
+// The debug VLA with an 8-keypoint stem and no dropout.
+ModelOptions KeypointVla(bool language, int64_t state_dim) {
+  ModelOptions o = DebugVla(language, state_dim);
+  o.vla.dropout = 0.0;
+  o.vla.stem = "keypoints";
+  o.vla.keypoints = 8;
+  return o;
+}
+
+// Each named parameter exists and got a non-zero gradient.
+void ExpectGradients(Policy& model, std::initializer_list<const char*> names) {
+  const auto parameters = model.named_parameters();
+  for (const char* name : names) {
+    ASSERT_TRUE(parameters.contains(name)) << name;
+    ASSERT_TRUE(parameters[name].grad().defined()) << name;
+    EXPECT_GT(parameters[name].grad().abs().sum().item<double>(), 0.0) << name;
+  }
+}
+
 // With FiLM the instruction reaches the keypoint stem: the stem's modulation weights get gradient
 // from the loss (their gradient is the instruction's mean encoding times the stem's, so it is zero
 // unless both paths are connected). KeypointStem's own test shows the modulation moves keypoints.
 TEST(Vla, FilmSendsTheInstructionIntoTheKeypointStem) {
   torch::manual_seed(12);
-  ModelOptions o = DebugVla(true, 6);
-  o.vla.dropout = 0.0;
-  o.vla.stem = "keypoints";
-  o.vla.keypoints = 8;
+  ModelOptions o = KeypointVla(true, 6);
   o.vla.film = true;
   auto model = MakeModel("vla", o);
   model->Forward(RandomBatch(model->spec(), 4, true)).loss.backward();
-  const auto parameters = model->named_parameters();
-  for (const char* name : {"vision.keypoints.film_weight", "vision.keypoints.film_bias"}) {
-    ASSERT_TRUE(parameters.contains(name)) << name;
-    ASSERT_TRUE(parameters[name].grad().defined()) << name;
-    EXPECT_GT(parameters[name].grad().abs().sum().item<double>(), 0.0) << name;
-  }
+  ExpectGradients(*model, {"vision.keypoints.film_weight", "vision.keypoints.film_bias"});
   // Without FiLM the stem has no such parameters.
   o.vla.film = false;
   EXPECT_FALSE(MakeModel("vla", o)->named_parameters().contains("vision.keypoints.film_weight"));
@@ -405,10 +416,7 @@ TEST(Vla, FilmSendsTheInstructionIntoTheKeypointStem) {
 // the object is), and they never change the actions a model predicts.
 TEST(Policy, AuxiliaryTargetsAddTheirLossReachTheStemAndNeverChangeActions) {
   torch::manual_seed(13);
-  ModelOptions o = DebugVla(false, 6);
-  o.vla.dropout = 0.0;
-  o.vla.stem = "keypoints";
-  o.vla.keypoints = 8;
+  ModelOptions o = KeypointVla(false, 6);
   o.spec.target_dim = 3;
   o.target_keys = {"object_pos"};
   o.target_weight = 0.5;
@@ -450,12 +458,7 @@ TEST(Policy, AuxiliaryTargetsAddTheirLossReachTheStemAndNeverChangeActions) {
   // The target loss alone reaches the keypoint stem and the target head.
   model->zero_grad();
   out.target_loss.backward();
-  const auto parameters = model->named_parameters();
-  for (const char* name : {"target_head.weight", "vision.keypoints.net.0.weight"}) {
-    ASSERT_TRUE(parameters.contains(name)) << name;
-    ASSERT_TRUE(parameters[name].grad().defined()) << name;
-    EXPECT_GT(parameters[name].grad().abs().sum().item<double>(), 0.0) << name;
-  }
+  ExpectGradients(*model, {"target_head.weight", "vision.keypoints.net.0.weight"});
   // Inference ignores them.
   EXPECT_TRUE(torch::equal(model->Predict(batch), model->Predict(without)));
   // Wrong width, or targets for a model that predicts none, are refused.
