@@ -961,7 +961,7 @@ KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int6
 }
 
 torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images,
-                                        const torch::Tensor& condition) {
+                                        const torch::Tensor& condition, torch::Tensor* points) {
   CheckImageBatch(images, in_channels_, image_size_);
   torch::Tensor film;  // (B, 2 * channels): gammas then betas of each hidden layer, in order
   if (condition_dim_ == 0) {
@@ -998,9 +998,10 @@ torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images,
       torch::softmax(features.to(torch::kFloat32) * inverse_temperature_.to(torch::kFloat32), -1);
   const auto x = (attention * grid_x_).sum(-1);
   const auto y = (attention * grid_y_).sum(-1);
-  const auto points = torch::stack({x, y}, -1);  // (B, K, 2)
-  return torch::matmul(points, coordinates_weight_.to(points.scalar_type())) +
-         coordinates_bias_.to(points.scalar_type()) + embedding_;
+  const auto coordinates = torch::stack({x, y}, -1);  // (B, K, 2)
+  if (points != nullptr) *points = coordinates;
+  return torch::matmul(coordinates, coordinates_weight_.to(coordinates.scalar_type())) +
+         coordinates_bias_.to(coordinates.scalar_type()) + embedding_;
 }
 
 VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
@@ -1028,9 +1029,11 @@ VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
   norm_ = register_module("norm", FusedLayerNorm(o.dim));
 }
 
-torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images,
-                                         const torch::Tensor& condition) {
-  const auto patches = keypoint_stem_ ? keypoint_stem_(images, condition)
+torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images, const torch::Tensor& condition,
+                                         torch::Tensor* points) {
+  CheckArgument(points == nullptr || keypoint_stem_, "vision encoder keypoint output", "requested",
+                "only from the keypoints stem");
+  const auto patches = keypoint_stem_ ? keypoint_stem_->forward(images, condition, points)
                                       : (stem_ ? stem_(images) : patches_(images));
   const auto tokens = torch::cat({cls_.expand({patches.size(0), 1, cls_.size(2)}), patches}, 1);
   return norm_(transformer_(tokens));

@@ -201,8 +201,10 @@ class KeypointStemImpl : public torch::nn::Module {
  public:
   KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints, int64_t dim,
                    int64_t condition_dim = 0);
-  // `condition` (B, condition_dim) is required exactly when condition_dim > 0.
-  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& condition = {});
+  // `condition` (B, condition_dim) is required exactly when condition_dim > 0. With `points`, also
+  // stores the keypoint coordinates there: (B, K, 2), fp32, (x, y) in [-1, 1].
+  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& condition = {},
+                        torch::Tensor* points = nullptr);
   int64_t num_patches() const { return keypoints_; }
 
  private:
@@ -239,8 +241,10 @@ struct VisionEncoderOptions {
 class VisionEncoderImpl : public torch::nn::Module {
  public:
   explicit VisionEncoderImpl(const VisionEncoderOptions& options);
-  // `condition`: see KeypointStem (only with options.condition_dim > 0).
-  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& condition = {});
+  // `condition`: see KeypointStem (only with options.condition_dim > 0). `points`: see
+  // KeypointStem (only with stem keypoints).
+  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& condition = {},
+                        torch::Tensor* points = nullptr);
   int64_t num_tokens() const { return 1 + num_patches_; }
 
  private:

@@ -95,6 +95,8 @@ void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) 
                   "a power of two >= 2 with model.vla.stem = conv");
     CheckArgument(!o.vla.state_skip || o.vla.state_token, "model.vla.state_skip", "true",
                   "false when model.vla.state_token is false");
+    CheckArgument(!o.vla.keypoint_skip || o.vla.stem == "keypoints", "model.vla.keypoint_skip",
+                  "true", "false unless model.vla.stem is keypoints");
     CheckArgument(!o.vla.film || (p.uses_language && o.vla.stem == "keypoints"), "model.vla.film",
                   "true",
                   "false unless model.uses_language is true and model.vla.stem is keypoints");
@@ -152,6 +154,9 @@ void DeclareVlaOptions(config::Schema* schema, VlaOptions* vla) {
   schema->Add("model.vla.state_token", &vla->state_token, "add a state token to the fusion");
   schema->Add("model.vla.state_skip", &vla->state_skip,
               "also give the action head the state embedding (needs model.vla.state_token)");
+  schema->Add("model.vla.keypoint_skip", &vla->keypoint_skip,
+              "also give the action head every camera's keypoint coordinates (needs "
+              "model.vla.stem keypoints)");
   schema->Add("model.vla.film", &vla->film,
               "the instruction's words modulate the keypoint stem's convolutions (FiLM; needs "
               "model.uses_language and model.vla.stem keypoints)");

@@ -73,6 +73,10 @@ struct VlaOptions {
   // (needs state_token): the head reads proprioception directly, the fusion adds what it sees and
   // reads.
   bool state_skip = false;
+  // Also hand the action head every camera's keypoint coordinates (K x 2 per camera, in [-1, 1]),
+  // beside the fused feature: robomimic's spatial-softmax path, a direct route from where the
+  // stem's feature maps fire to the action, which the fusion cannot dilute. Needs stem keypoints.
+  bool keypoint_skip = false;
   // Condition the keypoint stem on the instruction (FiLM on its hidden convolutions, from a bag of
   // hashed words of the instruction, WordBag), so that its keypoints can fire on the cube and pad
   // the instruction names. Needs uses_language and stem keypoints.

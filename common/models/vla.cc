@@ -26,8 +26,8 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
   vision.dropout = v.dropout;
   vision.condition_dim = v.film ? d : 0;
   vision_ = register_module("vision", VisionEncoder(vision));
-  if (s.policy.cameras.size() > 1) {
-    const auto cameras = static_cast<int64_t>(s.policy.cameras.size());
+  const auto cameras = static_cast<int64_t>(s.policy.cameras.size());
+  if (cameras > 1) {
     camera_embedding_ =
         register_parameter("camera_embedding", 0.02 * torch::randn({cameras, 1, d}));
   }
@@ -55,7 +55,8 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
       Transformer(
           v.ResolvedFusionLayers(),
           TransformerBlockOptions(d, v.num_heads).mlp_ratio(v.mlp_ratio).dropout(v.dropout)));
-  const int64_t feature = v.state_skip ? 2 * d : d;
+  const int64_t feature =
+      d + (v.state_skip ? d : 0) + (v.keypoint_skip ? 2 * v.keypoints * cameras : 0);
   MlpHeadOptions mlp;
   mlp.input_dim = feature;
   mlp.hidden = {d, d / 2};
@@ -87,8 +88,12 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
     if (words_) condition = words_(ids, mask);  // zero for an instruction without words
   }
   std::vector<torch::Tensor> tokens;
+  std::vector<torch::Tensor> skipped;  // keypoint_skip: each camera's (B, 2K) coordinates
   for (size_t i = 0; i < s.policy.cameras.size(); ++i) {
-    auto visual = vision_(batch.images.at(s.policy.cameras[i]) * 2.0 - 1.0, condition);
+    torch::Tensor points;
+    auto visual = vision_->forward(batch.images.at(s.policy.cameras[i]) * 2.0 - 1.0, condition,
+                                   options().vla.keypoint_skip ? &points : nullptr);
+    if (points.defined()) skipped.push_back(points.flatten(1));
     if (camera_embedding_.defined()) visual = visual + camera_embedding_[static_cast<int64_t>(i)];
     tokens.push_back(visual);
   }
@@ -109,8 +114,11 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
     tokens.push_back(state.unsqueeze(1));
   }
   const auto fused = fusion_(torch::cat(tokens, 1), key_mask, /*query_count=*/1).squeeze(1);
-  if (options().vla.state_skip) return torch::cat({fused, state.to(fused.scalar_type())}, -1);
-  return fused;
+  if (options().vla.state_skip) skipped.insert(skipped.begin(), state);
+  if (skipped.empty()) return fused;
+  skipped.insert(skipped.begin(), fused);
+  for (auto& part : skipped) part = part.to(fused.scalar_type());
+  return torch::cat(skipped, -1);
 }
 
 }  // namespace simscale::models

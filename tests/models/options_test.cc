@@ -152,6 +152,19 @@ TEST(ModelOptions, ValidationNamesTheInconsistentField) {
   }
   o.vla.state_token = true;
   EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  // The keypoint skip needs keypoints (here the stem is conv).
+  o.vla.keypoint_skip = true;
+  try {
+    ValidateModelOptions("vla", o);
+    FAIL() << "expected an InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.vla.keypoint_skip"), std::string::npos)
+        << e.what();
+  }
+  o.vla.stem = "keypoints";
+  EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  o.vla.keypoint_skip = false;
+  o.vla.stem = "conv";
   // FiLM needs an instruction and the keypoint stem.
   o.vla.film = true;
   for (const bool language : {false, true}) {

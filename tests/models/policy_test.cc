@@ -411,6 +411,42 @@ TEST(Vla, FilmSendsTheInstructionIntoTheKeypointStem) {
   EXPECT_FALSE(MakeModel("vla", o)->named_parameters().contains("vision.keypoints.film_weight"));
 }
 
+// The keypoint skip hands the head every camera's keypoint coordinates: with the coordinates'
+// way into the tokens cut (their linear map zeroed), the loss still reaches the stem's
+// convolutions through the skip, and only through it.
+TEST(Vla, KeypointSkipGivesTheHeadEveryCamerasCoordinates) {
+  for (const bool skip : {false, true}) {
+    torch::manual_seed(14);
+    ModelOptions o = KeypointVla(false, 6);
+    o.spec.policy.cameras = {"agentview", "wrist"};
+    o.vla.keypoint_skip = skip;
+    auto model = MakeModel("vla", o);
+    const auto parameters = model->named_parameters();
+    {
+      torch::NoGradGuard no_grad;
+      parameters["vision.keypoints.coordinates_weight"].zero_();
+      parameters["vision.keypoints.coordinates_bias"].zero_();
+    }
+    model->Forward(RandomBatch(model->spec(), 4, true)).loss.backward();
+    const auto stem = parameters["vision.keypoints.net.0.weight"].grad();
+    ASSERT_TRUE(stem.defined());
+    const double magnitude = stem.abs().sum().item<double>();
+    if (skip) {
+      EXPECT_GT(magnitude, 0.0);
+    } else {
+      EXPECT_EQ(magnitude, 0.0);
+    }
+    // The head reads the fused feature plus 2 coordinates of each keypoint of each camera.
+    int64_t widest = 0;
+    for (const auto& item : parameters) {
+      if (item.key().rfind("head.", 0) == 0 && item.value().dim() == 2) {
+        widest = std::max(widest, item.value().size(1));
+      }
+    }
+    EXPECT_EQ(widest, o.vla.embed_dim + (skip ? 2 * 8 * 2 : 0));
+  }
+}
+
 // Auxiliary targets (model.target_keys): their normalised squared error joins the loss with its
 // weight, their gradient reaches the image stem (what they are for: the features must say where
 // the object is), and they never change the actions a model predicts.
