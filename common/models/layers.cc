@@ -960,8 +960,8 @@ KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int6
   grid_y_ = register_buffer("grid_y", centres.repeat_interleave(grid).view({1, 1, grid * grid}));
 }
 
-torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images,
-                                        const torch::Tensor& condition, torch::Tensor* points) {
+torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images, const torch::Tensor& condition,
+                                        torch::Tensor* points) {
   CheckImageBatch(images, in_channels_, image_size_);
   torch::Tensor film;  // (B, 2 * channels): gammas then betas of each hidden layer, in order
   if (condition_dim_ == 0) {
@@ -1029,8 +1029,8 @@ VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
   norm_ = register_module("norm", FusedLayerNorm(o.dim));
 }
 
-torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images, const torch::Tensor& condition,
-                                         torch::Tensor* points) {
+torch::Tensor VisionEncoderImpl::forward(const torch::Tensor& images,
+                                         const torch::Tensor& condition, torch::Tensor* points) {
   CheckArgument(points == nullptr || keypoint_stem_, "vision encoder keypoint output", "requested",
                 "only from the keypoints stem");
   const auto patches = keypoint_stem_ ? keypoint_stem_->forward(images, condition, points)

@@ -158,8 +158,7 @@ TEST(ModelOptions, ValidationNamesTheInconsistentField) {
     ValidateModelOptions("vla", o);
     FAIL() << "expected an InvalidArgumentError";
   } catch (const InvalidArgumentError& e) {
-    EXPECT_NE(std::string(e.what()).find("model.vla.keypoint_skip"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("model.vla.keypoint_skip"), std::string::npos) << e.what();
   }
   o.vla.stem = "keypoints";
   EXPECT_NO_THROW(ValidateModelOptions("vla", o));
