@@ -919,13 +919,16 @@ constexpr std::array<int64_t, 3> kKeypointHidden = {32, 64, 64};  // the stem's 
 }  // namespace
 
 KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints,
-                                   int64_t dim, int64_t condition_dim)
+                                   int64_t dim, int64_t condition_dim, int64_t pointers)
     : image_size_(image_size),
       in_channels_(in_channels),
       keypoints_(keypoints),
-      condition_dim_(condition_dim) {
+      condition_dim_(condition_dim),
+      pointers_(pointers) {
   CheckArgument(image_size % 4 == 0 && image_size >= 8, "keypoint stem image size", image_size,
                 "a multiple of 4, at least 8");
+  CheckArgument(pointers >= 0 && (pointers == 0 || condition_dim > 0), "keypoint stem pointers",
+                pointers, "0 without a condition, >= 0 with one");
   using torch::nn::Conv2dOptions;
   net_ = register_module(
       "net",
@@ -943,16 +946,26 @@ KeypointStemImpl::KeypointStemImpl(int64_t image_size, int64_t in_channels, int6
     film_weight_ = register_parameter("film_weight", torch::zeros({condition_dim, 2 * channels}));
     film_bias_ = register_parameter("film_bias", torch::zeros({2 * channels}));
   }
+  if (pointers > 0) {
+    // torch::nn::Linear's default range: the pointers start as different random filters.
+    const double range = 1.0 / std::sqrt(static_cast<double>(condition_dim));
+    const int64_t width = pointers * (kKeypointHidden[2] + 2);
+    pointer_weight_ = register_parameter(
+        "pointer_weight", torch::empty({condition_dim, width}).uniform_(-range, range));
+    pointer_bias_ =
+        register_parameter("pointer_bias", torch::empty({width}).uniform_(-range, range));
+  }
+  const int64_t tokens = keypoints + pointers;
   const double bound = 1.0 / std::sqrt(2.0);  // torch::nn::Linear's default for 2 inputs
   coordinates_weight_ =
       register_parameter("coordinates_weight", torch::empty({2, dim}).uniform_(-bound, bound));
   coordinates_bias_ =
       register_parameter("coordinates_bias", torch::empty({dim}).uniform_(-bound, bound));
-  embedding_ = register_parameter("embedding", 0.02 * torch::randn({1, keypoints, dim}));
+  embedding_ = register_parameter("embedding", 0.02 * torch::randn({1, tokens, dim}));
   // A sharp start: freshly initialised features are small, and a near-uniform softmax puts every
   // keypoint at the image centre with almost no gradient.
   inverse_temperature_ =
-      register_parameter("inverse_temperature", torch::full({1, keypoints, 1}, 10.0));
+      register_parameter("inverse_temperature", torch::full({1, tokens, 1}, 10.0));
   const int64_t grid = image_size / 4;
   const auto centres =
       (torch::arange(grid, torch::kFloat32) + 0.5) * (2.0 / static_cast<double>(grid)) - 1.0;
@@ -977,9 +990,13 @@ torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images, const torch
                         film_weight_.to(condition.scalar_type()));
   }
   auto maps = images;
+  torch::Tensor last_hidden;  // the pointers' input
   int64_t offset = 0;
   size_t layer = 0;
+  const size_t last = net_->size() - 1;
+  size_t index = 0;
   for (auto& module : *net_) {
+    if (index++ == last) last_hidden = maps;
     maps = module.forward(maps);
     const bool hidden =
         layer < kKeypointHidden.size() && module.ptr()->as<torch::nn::Conv2d>() != nullptr;
@@ -992,16 +1009,31 @@ torch::Tensor KeypointStemImpl::forward(const torch::Tensor& images, const torch
     }
     offset += c;
   }
-  const auto features = maps.flatten(2);  // (B, K, G*G)
+  auto features = maps.flatten(2).to(torch::kFloat32);  // (B, K, G*G)
+  if (pointers_ > 0) features = torch::cat({features, PointerLogits(last_hidden, condition)}, 1);
   // Softmax in fp32: the expected coordinates are the whole signal.
-  const auto attention =
-      torch::softmax(features.to(torch::kFloat32) * inverse_temperature_.to(torch::kFloat32), -1);
+  const auto attention = torch::softmax(features * inverse_temperature_.to(torch::kFloat32), -1);
   const auto x = (attention * grid_x_).sum(-1);
   const auto y = (attention * grid_y_).sum(-1);
-  const auto coordinates = torch::stack({x, y}, -1);  // (B, K, 2)
+  const auto coordinates = torch::stack({x, y}, -1);  // (B, K + P, 2)
   if (points != nullptr) *points = coordinates;
   return torch::matmul(coordinates, coordinates_weight_.to(coordinates.scalar_type())) +
          coordinates_bias_.to(coordinates.scalar_type()) + embedding_;
+}
+
+torch::Tensor KeypointStemImpl::PointerLogits(const torch::Tensor& hidden,
+                                              const torch::Tensor& condition) const {
+  const int64_t b = hidden.size(0);
+  const int64_t channels = hidden.size(1) + 2;
+  const auto positions = grid_x_.size(2);
+  // (B, C + 2, G*G): the hidden channels and the pixel coordinates, in fp32.
+  const auto inputs =
+      torch::cat({hidden.flatten(2).to(torch::kFloat32), grid_x_.expand({b, 1, positions}),
+                  grid_y_.expand({b, 1, positions})},
+                 1);
+  const auto filters = torch::addmm(pointer_bias_, condition.to(torch::kFloat32), pointer_weight_)
+                           .view({b, pointers_, channels});
+  return torch::bmm(filters, inputs);
 }
 
 VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
@@ -1010,8 +1042,8 @@ VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
   CheckArgument(o.condition_dim == 0 || o.stem == "keypoints", "vision condition width",
                 o.condition_dim, "0 unless the stem is keypoints");
   if (o.stem == "keypoints") {
-    keypoint_stem_ = register_module(
-        "keypoints", KeypointStem(o.image_size, 3, o.keypoints, o.dim, o.condition_dim));
+    keypoint_stem_ = register_module("keypoints", KeypointStem(o.image_size, 3, o.keypoints, o.dim,
+                                                               o.condition_dim, o.pointers));
     num_patches_ = keypoint_stem_->num_patches();
   } else if (o.stem == "conv") {
     stem_ = register_module("stem", ConvStem(o.image_size, o.patch_size, 3, o.dim));

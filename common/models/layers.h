@@ -197,27 +197,39 @@ TORCH_MODULE(ConvStem);
 // channel-wise before its ReLU, x * (1 + gamma) + beta (FiLM, as RT-1 and BC-Z condition their
 // image encoders on the instruction): the keypoints can then fire on what the instruction names.
 // The modulation starts as the identity (zero weights).
+// With pointers P > 0 (needs the condition) the stem adds P conditioned keypoints after its K: each
+// one's map is a 1x1 filter over the last hidden features plus a slope over the image position,
+// both computed from the condition (a per-instruction filter, as CLIPort's language-conditioned
+// attention): "the blue cube" can become a map that fires on blue only, "the left pad" one that
+// fires on white on the left. Fixed filters cannot do that: one map for both pads puts its
+// keypoint between them. Output (B, K + P, D), pointer tokens last.
 class KeypointStemImpl : public torch::nn::Module {
  public:
   KeypointStemImpl(int64_t image_size, int64_t in_channels, int64_t keypoints, int64_t dim,
-                   int64_t condition_dim = 0);
+                   int64_t condition_dim = 0, int64_t pointers = 0);
   // `condition` (B, condition_dim) is required exactly when condition_dim > 0. With `points`, also
-  // stores the keypoint coordinates there: (B, K, 2), fp32, (x, y) in [-1, 1].
+  // stores the keypoint coordinates there: (B, K + P, 2), fp32, (x, y) in [-1, 1].
   torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& condition = {},
                         torch::Tensor* points = nullptr);
-  int64_t num_patches() const { return keypoints_; }
+  int64_t num_patches() const { return keypoints_ + pointers_; }
 
  private:
-  int64_t image_size_, in_channels_, keypoints_, condition_dim_;
+  // The pointers' map logits (B, P, G*G), fp32, from the last hidden features (B, C, G, G).
+  torch::Tensor PointerLogits(const torch::Tensor& hidden, const torch::Tensor& condition) const;
+
+  int64_t image_size_, in_channels_, keypoints_, condition_dim_, pointers_;
   torch::nn::Sequential net_{nullptr};
   // FiLM (condition_dim > 0): (condition_dim, 2 * hidden channels) and its bias, plain parameters
   // (the transformer initialisation leaves them at zero).
   torch::Tensor film_weight_, film_bias_;
+  // Pointers: (condition_dim, P * (C + 2)) and its bias: per pointer, a weight for each of the C
+  // last hidden channels and for the x and y pixel coordinates.
+  torch::Tensor pointer_weight_, pointer_bias_;
   // (2, D) and (D): coordinates -> token; plain parameters, so the transformer initialisation
   // (which rescales every Linear) leaves them at LibTorch's Linear default.
   torch::Tensor coordinates_weight_, coordinates_bias_;
   torch::Tensor embedding_;
-  torch::Tensor inverse_temperature_;  // (1, K, 1), learned
+  torch::Tensor inverse_temperature_;  // (1, K + P, 1), learned
   torch::Tensor grid_x_, grid_y_;      // buffers: (1, 1, G*G) pixel-centre coordinates in [-1, 1]
 };
 TORCH_MODULE(KeypointStem);
@@ -227,6 +239,7 @@ struct VisionEncoderOptions {
   std::string stem = "patch";
   int64_t keypoints = 32;     // stem "keypoints": tokens per image
   int64_t condition_dim = 0;  // stem "keypoints": FiLM condition width (0: none)
+  int64_t pointers = 0;       // stem "keypoints": conditioned keypoints (need condition_dim > 0)
   int64_t image_size = 64;
   int64_t patch_size = 8;
   int64_t dim = 128;

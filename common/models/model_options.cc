@@ -100,6 +100,8 @@ void ValidateModelOptions(const std::string& model_name, const ModelOptions& o) 
     CheckArgument(!o.vla.film || (p.uses_language && o.vla.stem == "keypoints"), "model.vla.film",
                   "true",
                   "false unless model.uses_language is true and model.vla.stem is keypoints");
+    CheckArgument(o.vla.pointers == 0 || o.vla.film, "model.vla.pointers", o.vla.pointers,
+                  "0 unless model.vla.film is true (the pointers read the instruction's words)");
     CheckArgument(!o.vla.state_token || s.state_dim >= 1, "model.state_dim", s.state_dim,
                   "an integer >= 1 when model.vla.state_token is true");
     CheckArgument(o.vla.vocab_size >= 44, "model.vla.vocab_size", o.vla.vocab_size,
@@ -165,6 +167,11 @@ void DeclareVlaOptions(config::Schema* schema, VlaOptions* vla) {
             "film: rows of the hashed word-vector table")
       .Min(1)
       .Max(1 << 20);
+  schema
+      ->Add("model.vla.pointers", &vla->pointers,
+            "keypoints per image whose maps the instruction's words choose (needs model.vla.film)")
+      .Min(0)
+      .Max(1024);
 }
 
 void DeclareModelOptions(config::Schema* schema, ModelOptions* options, bool policy_keys) {

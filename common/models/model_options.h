@@ -82,6 +82,11 @@ struct VlaOptions {
   // the instruction names. Needs uses_language and stem keypoints.
   bool film = false;
   int64_t word_buckets = 2048;  // film: the word vectors' table rows
+  // Conditioned keypoints per image, after the K fixed ones (needs film): each one's map is a
+  // filter over the stem's last features and the pixel position computed from the instruction's
+  // words, so it can point at the named cube or pad (KeypointStem). Their coordinates join the
+  // keypoint tokens and, with keypoint_skip, the head's input.
+  int64_t pointers = 0;
 
   int64_t ResolvedFusionLayers() const;
 };

@@ -25,6 +25,7 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
   vision.mlp_ratio = v.mlp_ratio;
   vision.dropout = v.dropout;
   vision.condition_dim = v.film ? d : 0;
+  vision.pointers = v.pointers;
   vision_ = register_module("vision", VisionEncoder(vision));
   const auto cameras = static_cast<int64_t>(s.policy.cameras.size());
   if (cameras > 1) {
@@ -56,7 +57,7 @@ VlaPolicy::VlaPolicy(const ModelOptions& options, std::string name)
           v.ResolvedFusionLayers(),
           TransformerBlockOptions(d, v.num_heads).mlp_ratio(v.mlp_ratio).dropout(v.dropout)));
   const int64_t feature =
-      d + (v.state_skip ? d : 0) + (v.keypoint_skip ? 2 * v.keypoints * cameras : 0);
+      d + (v.state_skip ? d : 0) + (v.keypoint_skip ? 2 * (v.keypoints + v.pointers) * cameras : 0);
   MlpHeadOptions mlp;
   mlp.input_dim = feature;
   mlp.hidden = {d, d / 2};
@@ -88,7 +89,7 @@ torch::Tensor VlaPolicy::Encode(const Batch& batch, const torch::Tensor& normali
     if (words_) condition = words_(ids, mask);  // zero for an instruction without words
   }
   std::vector<torch::Tensor> tokens;
-  std::vector<torch::Tensor> skipped;  // keypoint_skip: each camera's (B, 2K) coordinates
+  std::vector<torch::Tensor> skipped;  // keypoint_skip: each camera's (B, 2(K + P)) coordinates
   for (size_t i = 0; i < s.policy.cameras.size(); ++i) {
     torch::Tensor points;
     auto visual = vision_->forward(batch.images.at(s.policy.cameras[i]) * 2.0 - 1.0, condition,

@@ -1,8 +1,12 @@
 // The fused CPU path (oneDNN sgemm + fused kernels) against plain LibTorch operations, and the
 // fused AdamW against torch::optim::AdamW.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
+#include <random>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -394,6 +398,104 @@ TEST(VisionStems, FilmKeypointStemStartsAsTheIdentityLearnsAndThenFollowsItsCond
   EXPECT_THROW(film->forward(image, torch::randn({1, 5})), InvalidArgumentError);
   EXPECT_THROW(film->forward(image, torch::randn({2, 6})), InvalidArgumentError);
   EXPECT_THROW(plain->forward(image, first), InvalidArgumentError);
+}
+
+// A black image with a red and a green 4 x 4 square at the given corners.
+torch::Tensor TwoSquares(int64_t size, int64_t red_row, int64_t red_col, int64_t green_row,
+                         int64_t green_col) {
+  auto image = RedSquare(size, red_row, red_col);
+  image.index_put_({0, 1, torch::indexing::Slice(green_row, green_row + 4),
+                    torch::indexing::Slice(green_col, green_col + 4)},
+                   1.0);
+  return image;
+}
+
+// Pointers add conditioned keypoints after the fixed ones and leave those as they were.
+TEST(VisionStems, PointersComeAfterTheFixedKeypointsAndLeaveThemUnchanged) {
+  torch::manual_seed(6);
+  KeypointStem film(32, 3, 8, 16, /*condition_dim=*/6);
+  KeypointStem pointed(32, 3, 8, 16, /*condition_dim=*/6, /*pointers=*/3);
+  EXPECT_EQ(pointed->num_patches(), 11);
+  {
+    torch::NoGradGuard no_grad;
+    auto target = pointed->named_parameters();
+    for (const auto& p : film->named_parameters()) {
+      auto into = target[p.key()];
+      // The token embedding and the temperature have a row per keypoint: the first 8 are shared.
+      (into.size(0) == 1 && into.dim() == 3 ? into.narrow(1, 0, 8) : into).copy_(p.value());
+    }
+    target["film_weight"].normal_(0.0, 0.3);
+    film->named_parameters()["film_weight"].copy_(target["film_weight"]);
+  }
+  const auto image = TwoSquares(32, 4, 6, 20, 22);
+  const auto condition = torch::randn({2, 6});
+  const auto images = torch::cat({image, image});
+  torch::Tensor points, fixed_points;
+  const auto tokens = pointed->forward(images, condition, &points);
+  const auto fixed = film->forward(images, condition, &fixed_points);
+  ASSERT_EQ(tokens.sizes(), (std::vector<int64_t>{2, 11, 16}));
+  ASSERT_EQ(points.sizes(), (std::vector<int64_t>{2, 11, 2}));
+  EXPECT_TRUE(torch::equal(points.narrow(1, 0, 8), fixed_points));
+  EXPECT_TRUE(torch::equal(tokens.narrow(1, 0, 8), fixed));
+  // The pointers read the condition: the same image under two conditions, two places.
+  EXPECT_GT((points[0].narrow(0, 8, 3) - points[1].narrow(0, 8, 3)).abs().max().item<double>(),
+            1e-3);
+  tokens.pow(2).sum().backward();
+  for (const char* name : {"pointer_weight", "pointer_bias"}) {
+    const auto grad = pointed->named_parameters()[name].grad();
+    ASSERT_TRUE(grad.defined()) << name;
+    EXPECT_GT(grad.abs().sum().item<double>(), 0.0) << name;
+  }
+  EXPECT_THROW(KeypointStem(32, 3, 8, 16, /*condition_dim=*/0, /*pointers=*/2),
+               InvalidArgumentError);
+}
+
+// What pointers are for: one conditioned keypoint learns to sit on the red square when the
+// condition says red and on the green one when it says green, on layouts it never saw. A keypoint
+// that ignored its condition could not: the squares are at least 12 pixels apart, so it would be
+// 0.375 (in [-1, 1] units) from the named one on average.
+TEST(VisionStems, APointerLearnsToSitOnTheObjectItsConditionNames) {
+  torch::manual_seed(7);
+  KeypointStem stem(32, 3, 4, 16, /*condition_dim=*/2, /*pointers=*/1);
+  torch::optim::Adam adam(stem->parameters(), torch::optim::AdamOptions(3e-3));
+  // Layouts: squares at random corners 0..28, at least 12 pixels apart in row or column.
+  auto layouts = [](int64_t count, uint64_t seed) {
+    std::mt19937_64 random(seed);
+    std::uniform_int_distribution<int64_t> corner(0, 28);
+    std::vector<torch::Tensor> images, conditions, targets;
+    while (static_cast<int64_t>(images.size()) < count) {
+      const int64_t rr = corner(random), rc = corner(random), gr = corner(random),
+                    gc = corner(random);
+      if (std::max(std::abs(rr - gr), std::abs(rc - gc)) < 12) continue;
+      const bool red = images.size() % 2 == 0;
+      images.push_back(TwoSquares(32, rr, rc, gr, gc));
+      conditions.push_back(torch::tensor({{red ? 1.0f : 0.0f, red ? 0.0f : 1.0f}}));
+      // The named square's centre in [-1, 1] (x from the column, y from the row).
+      const double row = static_cast<double>(red ? rr : gr) + 2.0;
+      const double col = static_cast<double>(red ? rc : gc) + 2.0;
+      targets.push_back(torch::tensor({{col / 16.0 - 1.0, row / 16.0 - 1.0}}, torch::kFloat32));
+    }
+    return std::make_tuple(torch::cat(images), torch::cat(conditions), torch::cat(targets));
+  };
+  const auto [images, conditions, targets] = layouts(256, 1);
+  for (int step = 0; step < 400; ++step) {
+    const auto rows = torch::randint(256, {32}, torch::kInt64);
+    torch::Tensor points;
+    stem->forward(images.index_select(0, rows), conditions.index_select(0, rows), &points);
+    const auto loss = (points.select(1, 4) - targets.index_select(0, rows)).pow(2).sum(-1).mean();
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+  }
+  torch::NoGradGuard no_grad;
+  const auto [test_images, test_conditions, test_targets] = layouts(64, 2);
+  torch::Tensor points;
+  stem->forward(test_images, test_conditions, &points);
+  const double error =
+      (points.select(1, 4) - test_targets).pow(2).sum(-1).sqrt().mean().item<double>();
+  // About 0.09 here (1.5 pixels; the stride-4 maps are 8 x 8); a keypoint blind to its condition
+  // ends near 0.64 (checked by training on zero conditions).
+  EXPECT_LT(error, 0.2) << "mean distance from the named square, in [-1, 1] units";
 }
 
 // Bag of words: order, spacing, punctuation and padding do not matter, one word does; a text

@@ -28,6 +28,7 @@ ModelOptions NonDefaultOptions() {
   o.vla.stem = "keypoints";
   o.vla.keypoints = 24;
   o.vla.film = true;
+  o.vla.pointers = 3;
   o.vla.patch_size = 16;
   o.spec.target_dim = 6;
   o.target_keys = {"object_pos", "target_pos"};
@@ -71,6 +72,7 @@ TEST(ModelOptions, YamlRoundTripKeepsEveryField) {
   EXPECT_EQ(back.vla.stem, "keypoints");
   EXPECT_EQ(back.vla.keypoints, 24);
   EXPECT_TRUE(back.vla.film);
+  EXPECT_EQ(back.vla.pointers, 3);
   EXPECT_EQ(back.spec.target_dim, 6);
   EXPECT_EQ(back.target_keys, (std::vector<std::string>{"object_pos", "target_pos"}));
   EXPECT_DOUBLE_EQ(back.target_weight, 0.25);
@@ -178,6 +180,18 @@ TEST(ModelOptions, ValidationNamesTheInconsistentField) {
   }
   o.vla.stem = "keypoints";
   EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  // Pointers read the instruction's words: they need FiLM.
+  o.vla.pointers = 2;
+  o.vla.film = false;
+  try {
+    ValidateModelOptions("vla", o);
+    FAIL() << "expected an InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.vla.pointers"), std::string::npos) << e.what();
+  }
+  o.vla.film = true;
+  EXPECT_NO_THROW(ValidateModelOptions("vla", o));
+  o.vla.pointers = 0;
   o.vla.film = false;
   // Auxiliary targets: keys and their size go together (train_ddp fills the size).
   for (const auto& [keys, dim] :

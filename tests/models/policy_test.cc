@@ -411,6 +411,28 @@ TEST(Vla, FilmSendsTheInstructionIntoTheKeypointStem) {
   EXPECT_FALSE(MakeModel("vla", o)->named_parameters().contains("vision.keypoints.film_weight"));
 }
 
+// Pointers: the instruction reaches their filters (their weights get gradient from the action
+// loss), their tokens join each camera's, and with the skip the head reads their coordinates too.
+TEST(Vla, PointersReadTheInstructionAndReachTheHead) {
+  torch::manual_seed(15);
+  ModelOptions o = KeypointVla(true, 6);
+  o.spec.policy.cameras = {"agentview", "wrist"};
+  o.vla.film = true;
+  o.vla.pointers = 3;
+  o.vla.keypoint_skip = true;
+  auto model = MakeModel("vla", o);
+  model->Forward(RandomBatch(model->spec(), 4, true)).loss.backward();
+  ExpectGradients(*model, {"vision.keypoints.pointer_weight", "vision.keypoints.pointer_bias",
+                           "words.bag.weight"});
+  int64_t widest = 0;
+  for (const auto& item : model->named_parameters()) {
+    if (item.key().rfind("head.", 0) == 0 && item.value().dim() == 2) {
+      widest = std::max(widest, item.value().size(1));
+    }
+  }
+  EXPECT_EQ(widest, o.vla.embed_dim + 2 * (8 + 3) * 2);
+}
+
 // The keypoint skip hands the head every camera's keypoint coordinates: with the coordinates'
 // way into the tokens cut (their linear map zeroed), the loss still reaches the stem's
 // convolutions through the skip, and only through it.
