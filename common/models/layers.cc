@@ -1026,14 +1026,18 @@ torch::Tensor KeypointStemImpl::PointerLogits(const torch::Tensor& hidden,
   const int64_t b = hidden.size(0);
   const int64_t channels = hidden.size(1) + 2;
   const auto positions = grid_x_.size(2);
-  // (B, C + 2, G*G): the hidden channels and the pixel coordinates, in fp32.
+  // (B, C + 2, G*G): the hidden channels and the pixel coordinates.
   const auto inputs =
       torch::cat({hidden.flatten(2).to(torch::kFloat32), grid_x_.expand({b, 1, positions}),
                   grid_y_.expand({b, 1, positions})},
                  1);
-  const auto filters = torch::addmm(pointer_bias_, condition.to(torch::kFloat32), pointer_weight_)
-                           .view({b, pointers_, channels});
-  return torch::bmm(filters, inputs);
+  // Products and sums, not addmm/bmm: autocast leaves these in fp32, where it would round the
+  // matrix products to bf16 (the logits are scaled by the inverse temperature before the softmax).
+  const auto filters =
+      ((condition.to(torch::kFloat32).unsqueeze(2) * pointer_weight_.unsqueeze(0)).sum(1) +
+       pointer_bias_)
+          .view({b, pointers_, channels, 1});
+  return (filters * inputs.unsqueeze(1)).sum(2);  // (B, P, G*G)
 }
 
 VisionEncoderImpl::VisionEncoderImpl(const VisionEncoderOptions& o) {
